@@ -1,0 +1,32 @@
+# Two entry points a newcomer needs: `make book` and `make test`. Both create the
+# virtual environment on first use (Python 3.11 + pip are the only prerequisites).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: env book test execute bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+env: $(STAMP)
+
+book: env
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "Book built: open $(CURDIR)/_build/html/index.html"
+
+test: env
+	$(BIN)/python -m pytest
+
+execute: env
+	$(BIN)/python tools/execute_notebooks.py book/*.ipynb
+
+bench: env
+	$(BIN)/python benchmarks/sweep_vs_loop.py
+
+clean:
+	rm -rf _build .jupyter_cache

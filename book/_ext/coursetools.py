@@ -1,0 +1,380 @@
+"""Sphinx extension for this course: notebook checks and the execution-status table.
+
+Registered in ``_config.yml`` (``sphinx: local_extensions: {coursetools: book/_ext}``).
+
+1. **Stored-output guard.** The book renders the outputs stored in the notebooks
+   (``execute_notebooks: "off"``), so a notebook that raised, or one that was saved
+   half-run, would otherwise be published silently. Before any page is read, every
+   notebook of the book is checked; a stored output of type ``error`` or a non-empty
+   code cell with ``execution_count: null`` aborts the build with a
+   :class:`NotebookCheckError` that names the notebook and the cell. This fails every
+   build, with or without ``-W``. The only exception is a cell tagged
+   ``raises-exception``: the tag that nbclient and nbval also honour for a cell whose
+   error is part of the lesson.
+
+2. **``{course-status}`` directive.** Renders one table row per notebook, in
+   table-of-contents order: chapter title, run time computed from the per-cell timing
+   nbclient records, the date, commit and versions of the last verified run
+   (``metadata.symcourse.executed``, written by ``tools/execute_notebooks.py``), and
+   whether the chapter stays within the time budget.
+
+3. **Vendored-asset guard.** Jupyter Book 1 adds every ``*.js``/``*.css`` found under
+   *all* ``html_static_path`` folders to every page as soon as a ``_static`` folder
+   exists next to ``_config.yml``. That would load MathJax and the widget manager
+   (about 3 MB) twice on each page, so such entries for the vendored folders are
+   dropped again here; those files are loaded only where Sphinx and myst-nb need them.
+
+4. **No CDN on pages.** Jupyter Book always loads ``sphinx_thebe``, which puts a
+   script naming thebe's CDN URL (and its loader, ``sphinx-thebe.js``) on every page,
+   though thebe is only fetched from there when a reader starts live code. This book
+   is read offline and does not enable thebe, so those two scripts are left out of the
+   pages; they stay when thebe is switched on (``launch_buttons: thebe: true`` or
+   ``thebe_config: always_load: true``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.errors import SphinxError
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+__version__ = "0.1.0"
+
+logger = logging.getLogger(__name__)
+
+#: Per-chapter budget for a full top-to-bottom run, in seconds (2-core CPU).
+BUDGET_SECONDS = 60.0
+
+#: Top-level folders of the vendored assets inside ``book/_vendor`` (see its README.txt).
+VENDORED_PREFIXES = ("mathjax/", "html-manager/")
+
+#: A cell with this tag may store an error output on purpose (same tag as nbclient/nbval).
+ALLOWED_ERROR_TAG = "raises-exception"
+
+
+class NotebookCheckError(SphinxError):
+    """A notebook in the book stores an error output or has unexecuted code cells."""
+
+    category = "Notebook check failed"
+
+
+# ---------------------------------------------------------------------------
+# Helpers that read a notebook (plain JSON, nbformat 4). Also used by
+# tools/execute_notebooks.py, so the table and the recorded run agree.
+# ---------------------------------------------------------------------------
+
+
+def read_notebook(path: str | Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _source_text(cell: dict[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def notebook_problems(nb: dict[str, Any]) -> list[str]:
+    """Describe every stored error output and every never-executed code cell.
+
+    Cells are named by their 0-based index among all cells and, in brackets, by
+    nbval's numbering (which counts code cells only).
+    """
+    problems: list[str] = []
+    unexecuted: list[str] = []
+    code_index = -1
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        code_index += 1
+        where = f"cell {index} (nbval: Cell {code_index})"
+        tags = cell.get("metadata", {}).get("tags", []) or []
+        if ALLOWED_ERROR_TAG not in tags:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    ename = output.get("ename", "error")
+                    evalue = str(output.get("evalue", "")).strip()
+                    first_line = evalue.splitlines()[0] if evalue else ""
+                    problems.append(
+                        f"{where} stores an error output: {ename}: {first_line}".rstrip(": ")
+                    )
+        if _source_text(cell).strip() and cell.get("execution_count") is None:
+            unexecuted.append(where)
+    if len(unexecuted) > 3:  # typically a notebook saved without running it at all
+        problems.append(
+            f"{len(unexecuted)} code cells were never executed (execution_count is null), "
+            f"from {unexecuted[0]} to {unexecuted[-1]}"
+        )
+    else:
+        problems += [f"{where} was never executed (execution_count is null)"
+                     for where in unexecuted]
+    return problems
+
+
+def _parse_time(stamp: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def execution_seconds(nb: dict[str, Any]) -> float | None:
+    """Seconds from the first cell's ``iopub.execute_input`` to the last ``shell.execute_reply``.
+
+    Uses the per-cell timing that nbclient stores with ``record_timing=True``
+    (kernel start-up is not included). ``None`` when the notebook has no timing.
+    """
+    starts: list[dt.datetime] = []
+    replies: list[dt.datetime] = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        timing = cell.get("metadata", {}).get("execution", {}) or {}
+        try:
+            if timing.get("iopub.execute_input"):
+                starts.append(_parse_time(timing["iopub.execute_input"]))
+            if timing.get("shell.execute_reply"):
+                replies.append(_parse_time(timing["shell.execute_reply"]))
+        except (TypeError, ValueError):
+            continue
+    if not starts or not replies:
+        return None
+    return max(0.0, (max(replies) - min(starts)).total_seconds())
+
+
+def executed_record(nb: dict[str, Any]) -> dict[str, Any]:
+    """The ``metadata.symcourse.executed`` record, or an empty dict."""
+    record = nb.get("metadata", {}).get("symcourse", {}).get("executed", {})
+    return record if isinstance(record, dict) else {}
+
+
+# ---------------------------------------------------------------------------
+# Sphinx side
+# ---------------------------------------------------------------------------
+
+
+def _notebook_docs(env: Any) -> Iterable[tuple[str, Path]]:
+    for docname in sorted(env.found_docs):
+        path = Path(env.doc2path(docname))
+        if path.suffix == ".ipynb":
+            yield docname, path
+
+
+def check_stored_outputs(app: Sphinx, env: Any, docnames: list[str]) -> None:
+    """``env-before-read-docs``: refuse to build from broken stored outputs.
+
+    Every notebook of the book is checked on every build (not only the changed
+    ones), so an incremental build cannot hide an old failure.
+    """
+    failures: list[str] = []
+    for docname, path in _notebook_docs(env):
+        try:
+            nb = read_notebook(path)
+        except (OSError, ValueError) as exc:
+            failures.append(f"{docname}.ipynb: cannot be read ({exc})")
+            continue
+        for problem in notebook_problems(nb):
+            logger.error("%s", problem, location=(docname, None))
+            failures.append(f"{docname}.ipynb: {problem}")
+    if failures:
+        raise NotebookCheckError(
+            "the book shows stored outputs, and these notebooks do not have a clean, "
+            "complete run stored. Fix the cause, store a fresh run with `make execute` "
+            "(it stops at the first error), and build again.\n  "
+            + "\n  ".join(failures)
+        )
+
+
+class course_status(nodes.General, nodes.Element):
+    """Placeholder replaced by the status table once all documents are read."""
+
+
+class CourseStatusDirective(SphinxDirective):
+    """``{course-status}``: execution status of every notebook in the book."""
+
+    has_content = False
+    required_arguments = 0
+    optional_arguments = 0
+
+    def run(self) -> list[nodes.Node]:
+        # Re-read (and so re-render) this page whenever a notebook changes.
+        for _docname, path in _notebook_docs(self.env):
+            self.env.note_dependency(str(path))
+        node = course_status()
+        self.set_source_info(node)
+        return [node]
+
+
+def _toc_order(env: Any, root: str) -> list[str]:
+    """Documents in table-of-contents order (depth first from the root document)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(docname: str) -> None:
+        if docname in seen:
+            return
+        seen.add(docname)
+        order.append(docname)
+        for child in env.toctree_includes.get(docname, []):
+            visit(child)
+
+    visit(root)
+    return order
+
+
+def _format_date(stamp: Any) -> str:
+    if not stamp:
+        return "not recorded"
+    try:
+        when = _parse_time(str(stamp)).astimezone(dt.timezone.utc)
+    except ValueError:
+        return str(stamp)
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _status_row(nb: dict[str, Any] | None, budget: float) -> list[str]:
+    if nb is None:
+        return ["unreadable", "✗", "not recorded", "—", "—"]
+    seconds = execution_seconds(nb)
+    record = executed_record(nb)
+    if seconds is None and isinstance(record.get("seconds"), (int, float)):
+        seconds = float(record["seconds"])
+    if seconds is None:
+        time_text, verdict = "not measured", "?"
+    else:
+        time_text = f"{seconds:.1f}"
+        verdict = "✓" if seconds <= budget else "✗"
+    versions = " / ".join(
+        str(record[key]) for key in ("python", "torch") if record.get(key)
+    ) or "—"
+    return [
+        time_text,
+        verdict,
+        _format_date(record.get("date")),
+        str(record.get("commit") or "—"),
+        versions,
+    ]
+
+
+def _cell(content: nodes.Node | str) -> nodes.entry:
+    entry = nodes.entry()
+    paragraph = nodes.paragraph()
+    paragraph += content if isinstance(content, nodes.Node) else nodes.Text(content)
+    entry += paragraph
+    return entry
+
+
+def _build_table(app: Sphinx, fromdocname: str) -> nodes.table:
+    env = app.env
+    budget = float(app.config.coursetools_budget_seconds)
+    headers = [
+        "Chapter",
+        "Run time (s)",
+        f"Within {budget:g} s",
+        "Last verified run",
+        "Commit",
+        "Python / torch",
+    ]
+    notebooks = dict(_notebook_docs(env))
+    ordered = [d for d in _toc_order(env, app.config.root_doc) if d in notebooks]
+    ordered += [d for d in sorted(notebooks) if d not in ordered]
+
+    table = nodes.table(classes=["course-status"])
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    for width in (30, 12, 10, 20, 12, 16):
+        group += nodes.colspec(colwidth=width)
+    head_row = nodes.row()
+    for header in headers:
+        head_row += _cell(header)
+    group += nodes.thead("", head_row)
+    body = nodes.tbody()
+    group += body
+
+    for docname in ordered:
+        try:
+            nb: dict[str, Any] | None = read_notebook(notebooks[docname])
+        except (OSError, ValueError):
+            nb = None
+        title = env.titles.get(docname)
+        link = nodes.reference(
+            "",
+            title.astext() if title is not None else docname,
+            internal=True,
+            refuri=app.builder.get_relative_uri(fromdocname, docname),
+        )
+        row = nodes.row()
+        row += _cell(link)
+        for text in _status_row(nb, budget):
+            row += _cell(text)
+        body += row
+    if not ordered:
+        row = nodes.row()
+        row += _cell("No notebooks in the table of contents.")
+        for _ in headers[1:]:
+            row += _cell("")
+        body += row
+    return table
+
+
+def render_status_tables(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
+    """``doctree-resolved``: fill in every ``course-status`` placeholder."""
+    for node in list(doctree.findall(course_status)):
+        node.replace_self(_build_table(app, fromdocname))
+
+
+def drop_injected_vendor_files(app: Sphinx, config: Config) -> None:
+    """``config-inited``: undo Jupyter Book's blanket injection of vendored JS/CSS."""
+    for name in ("html_js_files", "html_css_files"):
+        entries = list(getattr(config, name, []) or [])
+        kept = []
+        for entry in entries:
+            filename = entry[0] if isinstance(entry, (tuple, list)) else entry
+            if isinstance(filename, str) and filename.startswith(VENDORED_PREFIXES):
+                logger.info("coursetools: not adding vendored %s to every page", filename)
+                continue
+            kept.append(entry)
+        if len(kept) != len(entries):
+            setattr(config, name, kept)
+
+
+def _thebe_enabled(config: Config) -> bool:
+    launch = (getattr(config, "html_theme_options", {}) or {}).get("launch_buttons", {})
+    thebe = getattr(config, "thebe_config", {}) or {}
+    return bool((launch or {}).get("thebe")) or str(thebe.get("always_load")) in ("True", "true")
+
+
+def drop_unused_thebe_scripts(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """``html-page-context``: leave thebe's CDN loader off pages when thebe is off."""
+    scripts = context.get("script_files")
+    if not isinstance(scripts, list) or _thebe_enabled(app.config):
+        return
+
+    def is_thebe(js: Any) -> bool:
+        filename = getattr(js, "filename", js) or ""
+        body = (getattr(js, "attributes", {}) or {}).get("body", "") or ""
+        return str(filename).endswith("sphinx-thebe.js") or "THEBE_JS_URL" in body
+
+    scripts[:] = [js for js in scripts if not is_thebe(js)]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("coursetools_budget_seconds", BUDGET_SECONDS, "env", [float, int])
+    app.add_node(course_status)
+    app.add_directive("course-status", CourseStatusDirective)
+    app.connect("config-inited", drop_injected_vendor_files, priority=900)
+    app.connect("env-before-read-docs", check_stored_outputs)
+    app.connect("doctree-resolved", render_status_tables)
+    app.connect("html-page-context", drop_unused_thebe_scripts, priority=900)
+    return {
+        "version": __version__,
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }

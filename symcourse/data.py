@@ -1,0 +1,73 @@
+"""Data sets the course trains on. Bottom layer: imports nothing from the rest of symcourse but checks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import _checks
+
+#: The target of chapter 1: ``max(x + 2y, 3x + y)``; one row per affine piece.
+STALL_WEIGHTS = ((1.0, 2.0), (3.0, 1.0))
+STALL_BIASES = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class MaxAffineTask:
+    """Inputs ``X`` (N, D) drawn uniformly from the unit cube and targets ``y`` (N,) = max_p (A_p x + c_p).
+
+    Introduced in chapter 1 (the stall).
+    """
+
+    X: torch.Tensor
+    y: torch.Tensor
+    weights: torch.Tensor
+    biases: torch.Tensor
+    seed: int
+
+    @property
+    def n_points(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def in_dim(self) -> int:
+        return self.X.shape[1]
+
+    def target(self, X: torch.Tensor) -> torch.Tensor:
+        """The noiseless target evaluated at new inputs ``X`` (M, D)."""
+        _checks.tensor("X", X, shape=(None, self.in_dim))
+        A, c = self.weights.to(X.dtype), self.biases.to(X.dtype)
+        return (X @ A.T + c).amax(dim=1)
+
+    def target_piece(self, X: torch.Tensor) -> torch.Tensor:
+        """Index of the target's affine piece that is largest at each input (N,)."""
+        _checks.tensor("X", X, shape=(None, self.in_dim))
+        A, c = self.weights.to(X.dtype), self.biases.to(X.dtype)
+        return (X @ A.T + c).argmax(dim=1)
+
+
+def max_affine_task(weights, biases, n_points: int = 1000, seed: int = 0,
+                    dtype: torch.dtype = torch.float32) -> MaxAffineTask:
+    """Sample ``n_points`` uniform inputs in [0, 1]^D and label them with a max of affine pieces.
+
+    ``weights`` is (P, D) (one row per piece), ``biases`` is (P,). Introduced in chapter 1.
+    """
+    _checks.positive("n_points", n_points, integer=True)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    A = torch.as_tensor(weights, dtype=torch.float64)
+    c = torch.as_tensor(biases, dtype=torch.float64)
+    _checks.tensor("weights", A, ndim=2)
+    _checks.tensor("biases", c, shape=(A.shape[0],))
+    generator = torch.Generator().manual_seed(seed)
+    X = torch.rand(n_points, A.shape[1], generator=generator, dtype=torch.float64)
+    y = (X @ A.T + c).amax(dim=1)
+    return MaxAffineTask(X=X.to(dtype), y=y.to(dtype), weights=A, biases=c, seed=seed)
+
+
+def stall_task(n_points: int = 1000, seed: int = 0, dtype: torch.dtype = torch.float32) -> MaxAffineTask:
+    """The question's data: ``n_points`` uniform points in the unit square labelled by ``max(x+2y, 3x+y)``.
+
+    Introduced in chapter 1 (the stall).
+    """
+    return max_affine_task(STALL_WEIGHTS, STALL_BIASES, n_points=n_points, seed=seed, dtype=dtype)

@@ -1,0 +1,130 @@
+"""The max-of-affine-units model, in the question's PyTorch form and in a batched form for many seeds.
+
+Batched parameters are one tensor ``theta`` of shape (S, K, D+1) when the units have a bias (the last
+column is the bias) and (S, K, D) without: S seeds, K units in the max, D inputs.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from . import _checks
+
+
+def question_network(in_dim: int = 2, units: int = 2, bias: bool = True,
+                     dropout_before: float = 0.0, dropout_after: float = 0.0) -> nn.Sequential:
+    """The question's network: ``Linear(in_dim -> units)`` then a max over the units (``MaxPool1d``).
+
+    Optional dropout before or after the linear layer reproduces the question's follow-ups.
+    Introduced in chapter 1.
+    """
+    _checks.positive("in_dim", in_dim, integer=True)
+    _checks.positive("units", units, integer=True)
+    _checks.in_range("dropout_before", dropout_before, 0.0, 1.0, high_open=True)
+    _checks.in_range("dropout_after", dropout_after, 0.0, 1.0, high_open=True)
+    layers: list[nn.Module] = []
+    if dropout_before:
+        layers.append(nn.Dropout(dropout_before))
+    layers.append(nn.Linear(in_dim, units, bias=bias))
+    if dropout_after:
+        layers.append(nn.Dropout(dropout_after))
+    layers.append(nn.MaxPool1d(units))
+    return nn.Sequential(*layers)
+
+
+def linear_layer(net: nn.Sequential) -> nn.Linear:
+    """The ``nn.Linear`` inside a :func:`question_network`."""
+    return next(m for m in net if isinstance(m, nn.Linear))
+
+
+def theta_from_network(net: nn.Sequential) -> torch.Tensor:
+    """Pack a question network's linear layer into batched form (1, K, D[+1])."""
+    lin = linear_layer(net)
+    W = lin.weight.detach()
+    cols = [W, lin.bias.detach()[:, None]] if lin.bias is not None else [W]
+    return torch.cat(cols, dim=1).unsqueeze(0).clone()
+
+
+def load_theta(net: nn.Sequential, theta: torch.Tensor) -> nn.Sequential:
+    """Write one seed's parameters (K, D[+1]) into a question network (in place); returns it."""
+    lin = linear_layer(net)
+    K, D = lin.weight.shape
+    has_bias = lin.bias is not None
+    _checks.tensor("theta", theta, shape=(K, D + int(has_bias)))
+    with torch.no_grad():
+        lin.weight.copy_(theta[:, :D])
+        if has_bias:
+            lin.bias.copy_(theta[:, D])
+    return net
+
+
+def init_theta(seeds, in_dim: int = 2, units: int = 2, bias: bool = True,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """PyTorch's default ``nn.Linear`` initialisation for each seed, stacked: (S, K, D[+1]).
+
+    Seed ``s`` gives exactly the weights of ``torch.manual_seed(s); nn.Linear(in_dim, units)``, so a
+    sweep over seeds is the question's experiment repeated with different random starts.
+    Introduced in chapter 1. The global RNG state is restored afterwards.
+    """
+    seeds = _checks.seeds(seeds)
+    _checks.positive("in_dim", in_dim, integer=True)
+    _checks.positive("units", units, integer=True)
+    bias_bound = 1 / math.sqrt(in_dim)
+    state = torch.random.get_rng_state()
+    try:
+        thetas = []
+        for s in seeds:
+            torch.manual_seed(s)
+            # the same calls, in the same order, as nn.Linear.reset_parameters, without building a module
+            weight = nn.init.kaiming_uniform_(torch.empty(units, in_dim), a=math.sqrt(5))
+            cols = [weight, nn.init.uniform_(torch.empty(units, 1), -bias_bound, bias_bound)] if bias else [weight]
+            thetas.append(torch.cat(cols, dim=1))
+    finally:
+        torch.random.set_rng_state(state)
+    return torch.stack(thetas).to(dtype)
+
+
+def perfect_theta(dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The question's hand-set solution: weights [[1, 2], [3, 1]], biases 0, as (1, 2, 3). Chapter 1."""
+    return torch.tensor([[[1.0, 2.0, 0.0], [3.0, 1.0, 0.0]]], dtype=dtype)
+
+
+def has_bias(theta: torch.Tensor, in_dim: int) -> bool:
+    """Whether batched parameters carry a bias column, judged from their last size."""
+    if theta.shape[-1] == in_dim + 1:
+        return True
+    if theta.shape[-1] == in_dim:
+        return False
+    raise ValueError(f"theta's last dimension must be in_dim ({in_dim}) or in_dim + 1, got {theta.shape[-1]}")
+
+
+def augment(X: torch.Tensor, bias: bool) -> torch.Tensor:
+    """Append a column of ones to ``X`` when the units have biases."""
+    return torch.cat([X, torch.ones_like(X[:, :1])], dim=1) if bias else X
+
+
+def unit_outputs(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """Every unit's affine output on every point: (S, K, N). Introduced in chapter 1."""
+    _checks.tensor("X", X, ndim=2)
+    _checks.tensor("theta", theta, ndim=3)
+    Xa = augment(X, has_bias(theta, X.shape[1])).to(theta.dtype)
+    return theta @ Xa.T
+
+
+def predict(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """The network's output, max over units: (S, N). Introduced in chapter 1."""
+    return unit_outputs(theta, X).amax(dim=1)
+
+
+def mse(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per seed: (S,). Introduced in chapter 1."""
+    _checks.tensor("y", y, shape=(X.shape[0],))
+    return (predict(theta, X) - y.to(theta.dtype)).square().mean(dim=1)
+
+
+def mae(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error per seed (the question's logged ``err``): (S,). Introduced in chapter 1."""
+    _checks.tensor("y", y, shape=(X.shape[0],))
+    return (predict(theta, X) - y.to(theta.dtype)).abs().mean(dim=1)

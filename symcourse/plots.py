@@ -1,0 +1,142 @@
+"""Figures for the course, in one style: labelled axes, colour-blind-safe colours (Okabe & Ito).
+
+Presentation layer: imports computation, never the other way round.
+"""
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from . import _checks
+from .data import MaxAffineTask
+from .stall import STALL_THRESHOLD, winners
+
+#: Okabe-Ito palette, safe for the common forms of colour blindness.
+PALETTE = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "red": "#D55E00",
+           "purple": "#CC79A7", "sky": "#56B4E9", "yellow": "#F0E442", "black": "#000000"}
+UNIT_COLOURS = [PALETTE["blue"], PALETTE["orange"], PALETTE["green"], PALETTE["purple"], PALETTE["sky"]]
+STALLED, SOLVED = PALETTE["red"], PALETTE["blue"]
+
+STYLE = {
+    "figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7.0, 3.2),
+    "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
+    "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.grid": True, "grid.alpha": 0.3,
+    "axes.spines.top": False, "axes.spines.right": False, "lines.linewidth": 1.4,
+    "axes.prop_cycle": mpl.cycler(color=list(PALETTE.values())), "image.cmap": "cividis",
+    "svg.hashsalt": "symcourse",
+}
+
+
+def use_style() -> None:
+    """Apply the course's figure style (called by :func:`symcourse.setup`). Chapter 1."""
+    mpl.rcParams.update(STYLE)
+
+
+def _axes(ax, figsize=None):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize or (4.2, 3.2), layout="constrained")
+    return ax
+
+
+def loss_curves(steps: torch.Tensor, loss: torch.Tensor, stalled: torch.Tensor | None = None, *, ax=None,
+                max_curves: int = 40, ylabel: str = "training MSE", title: str | None = None):
+    """Loss against step for several seeds on a log scale; stalled runs red, solved blue. Chapter 1."""
+    _checks.tensor("loss", loss, ndim=2)
+    ax = _axes(ax)
+    floor = torch.finfo(loss.dtype).tiny
+    shown = range(min(max_curves, loss.shape[1]))
+    for s in shown:
+        colour = UNIT_COLOURS[0] if stalled is None else (STALLED if stalled[s] else SOLVED)
+        ax.semilogy(steps.numpy(), loss[:, s].clamp(min=floor).numpy(), color=colour, alpha=0.5, lw=1.0)
+    if stalled is not None:
+        ax.plot([], [], color=STALLED, label="stalled")
+        ax.plot([], [], color=SOLVED, label="solved")
+        ax.legend(loc="upper right")
+    ax.set(xlabel="optimisation step", ylabel=ylabel, title=title)
+    return ax
+
+
+def win_regions(theta: torch.Tensor, task: MaxAffineTask, *, ax=None, title: str | None = None,
+                resolution: int = 120, show_points: int = 300):
+    """Which unit wins where on the unit square, with the target's own kink dashed. Chapter 1.
+
+    ``theta`` is one network (K, 3). Data points are drawn in their winner's colour.
+    """
+    _checks.tensor("theta", theta, ndim=2)
+    if task.in_dim != 2:
+        raise ValueError(f"win_regions draws 2-D inputs only; this task has {task.in_dim}")
+    ax = _axes(ax, (3.3, 3.2))
+    g = torch.linspace(0, 1, resolution, dtype=theta.dtype)
+    grid = torch.cartesian_prod(g, g)[:, [1, 0]]
+    regions = winners(theta, grid).reshape(resolution, resolution).numpy()
+    K = theta.shape[0]
+    cmap = mpl.colors.ListedColormap(UNIT_COLOURS[:K])
+    ax.imshow(regions, origin="lower", extent=(0, 1, 0, 1), cmap=cmap, vmin=-0.5, vmax=K - 0.5, alpha=0.25,
+              interpolation="nearest", aspect="equal")
+    X = task.X[:show_points].to(theta.dtype)
+    who = winners(theta, X).numpy()
+    for k in range(K):
+        pts = X[who == k].numpy()
+        ax.scatter(pts[:, 0], pts[:, 1], s=6, color=UNIT_COLOURS[k], label=f"unit {k} wins ({(who == k).mean():.0%})")
+    true_regions = task.target_piece(grid).reshape(resolution, resolution).numpy()
+    ax.contour(g.numpy(), g.numpy(), true_regions, levels=np.arange(task.weights.shape[0] - 1) + 0.5,
+               colors="k", linestyles="--", linewidths=1.0)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="input x", ylabel="input y", title=title)
+    ax.grid(False)
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    return ax
+
+
+def final_loss_histogram(final_loss: torch.Tensor, threshold: float = STALL_THRESHOLD, *, ax=None,
+                         title: str | None = None):
+    """Histogram of final losses (log bins) with the stall threshold marked. Chapter 1."""
+    _checks.tensor("final_loss", final_loss, ndim=1)
+    ax = _axes(ax)
+    values = final_loss.clamp(min=1e-16).double().log10().numpy()
+    bins = np.linspace(min(-16.0, values.min()), max(0.0, values.max()), 33)
+    stalled = values > np.log10(threshold)
+    ax.hist([values[~stalled], values[stalled]], bins=bins, stacked=True, color=[SOLVED, STALLED],
+            label=[f"solved ({(~stalled).sum()})", f"stalled ({stalled.sum()})"])
+    ax.axvline(np.log10(threshold), color="k", ls=":", lw=1, label="threshold")
+    ax.set(xlabel="log10 final training MSE", ylabel="number of seeds", title=title)
+    ax.legend(loc="upper left")
+    return ax
+
+
+def gradient_bars(summed_norm: torch.Tensor, per_point_norm: torch.Tensor, *, ax=None, title: str | None = None):
+    """For one network: per unit, the full-batch gradient norm next to the typical single-point one. Chapter 1."""
+    _checks.tensor("summed_norm", summed_norm, ndim=1)
+    _checks.tensor("per_point_norm", per_point_norm, shape=(summed_norm.shape[0],))
+    ax = _axes(ax)
+    K = summed_norm.shape[0]
+    x = np.arange(K)
+    floor = 1e-17
+    ax.bar(x - 0.2, per_point_norm.clamp(min=floor).numpy(), 0.4, color=PALETTE["orange"], label="one point alone (mean)")
+    ax.bar(x + 0.2, summed_norm.clamp(min=floor).numpy(), 0.4, color=PALETTE["blue"], label="all points together")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=floor)
+    ax.set_xticks(x, [f"unit {k}" for k in range(K)])
+    ax.set(ylabel="gradient norm", title=title)
+    ax.legend(loc="upper right")
+    return ax
+
+
+def rate_bars(summaries: dict, *, ax=None, xlabel: str = "stall rate", title: str | None = None):
+    """Horizontal bars of rates with their confidence intervals; ``summaries`` maps a label to
+    :func:`symcourse.stats.rate_summary` output. Chapter 1."""
+    if not summaries:
+        raise ValueError("summaries must not be empty")
+    ax = _axes(ax, (6.0, 0.45 * len(summaries) + 1.0))
+    labels = list(summaries)
+    rates = np.array([summaries[k]["rate"] for k in labels])
+    low = rates - np.array([summaries[k]["low"] for k in labels])
+    high = np.array([summaries[k]["high"] for k in labels]) - rates
+    y = np.arange(len(labels))[::-1]
+    ax.barh(y, rates, xerr=[low, high], color=PALETTE["sky"], ecolor="k", capsize=3)
+    for yi, r, k in zip(y, rates, labels):
+        ax.text(min(r + 0.02, 0.9), yi, f"{r:.0%} of {summaries[k]['trials']}", va="center", fontsize=8)
+    ax.set_yticks(y, labels)
+    ax.set(xlim=(0, 1), xlabel=xlabel, title=title)
+    return ax

@@ -1,0 +1,311 @@
+"""Train many seeds of the max-of-affine-units network at once.
+
+All seeds form one batched problem: parameters (S, K, D+1), hand-derived gradients, and Adam or
+SGD written as tensor updates that follow ``torch.optim`` operation by operation, so each seed's
+trajectory equals the plain per-seed PyTorch loop (:func:`train_loop`) up to float rounding.
+Seeds are processed in chunks small enough to stay in cache. Introduced in chapter 1.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from . import _checks
+from .data import MaxAffineTask
+from .models import augment, init_theta, load_theta, mse, question_network, theta_from_network
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass
+class SweepResult:
+    """What a sweep returns. ``loss[t, s]`` is seed ``s``'s training loss at step ``steps[t]``.
+
+    The loss at step ``t`` is evaluated before that step's update (as the question's loop logs it),
+    and the last row is the loss after the final update. ``history`` holds the parameters at the
+    same steps when the sweep was asked to record them.
+    """
+
+    seeds: list[int]
+    theta0: torch.Tensor
+    theta: torch.Tensor
+    steps: torch.Tensor
+    loss: torch.Tensor
+    history: torch.Tensor | None
+    config: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def final_loss(self) -> torch.Tensor:
+        """Training-mode loss after the last update, one per seed."""
+        return self.loss[-1]
+
+    @property
+    def seed_steps_per_second(self) -> float:
+        return len(self.seeds) * self.config["steps"] / self.seconds
+
+
+class _Adam:
+    """Adam on one tensor, in the operation order of ``torch.optim.Adam`` (single-tensor path)."""
+
+    def __init__(self, theta, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        self.lr, (self.beta1, self.beta2), self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        self.exp_avg = torch.zeros_like(theta)
+        self.exp_avg_sq = torch.zeros_like(theta)
+        self.t = 0
+
+    def step(self, theta, grad):
+        if self.weight_decay:
+            grad = grad.add(theta, alpha=self.weight_decay)
+        self.t += 1
+        self.exp_avg.lerp_(grad, 1 - self.beta1)
+        self.exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+        step_size = self.lr / (1 - self.beta1 ** self.t)
+        denom = (self.exp_avg_sq.sqrt() / (1 - self.beta2 ** self.t) ** 0.5).add_(self.eps)
+        theta.addcdiv_(self.exp_avg, denom, value=-step_size)
+
+
+class _SGD:
+    """SGD with optional heavy-ball momentum, in the operation order of ``torch.optim.SGD``."""
+
+    def __init__(self, theta, lr, momentum=0.0, weight_decay=0.0):
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.buf = None
+
+    def step(self, theta, grad):
+        if self.weight_decay:
+            grad = grad.add(theta, alpha=self.weight_decay)
+        if self.momentum:
+            if self.buf is None:
+                self.buf = grad.clone()
+            else:
+                self.buf.mul_(self.momentum).add_(grad)
+            grad = self.buf
+        theta.add_(grad, alpha=-self.lr)
+
+
+def _make_optimizer(name, theta, lr, betas, eps, momentum, weight_decay):
+    if name == "adam":
+        return _Adam(theta, lr, betas, eps, weight_decay)
+    return _SGD(theta, lr, momentum, weight_decay)
+
+
+def _torch_optimizer(name, params, lr, betas, eps, momentum, weight_decay):
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+def winner_mask(z: torch.Tensor) -> torch.Tensor:
+    """Which unit wins each point: a boolean (S, K, N) mask from unit outputs ``z`` (S, K, N).
+
+    Ties go to the lowest-numbered unit, as in ``MaxPool1d``. Introduced in chapter 1.
+    """
+    if z.shape[1] == 2:
+        second = z[:, 1] > z[:, 0]
+        return torch.stack([~second, second], dim=1)
+    mask = z == z.amax(dim=1, keepdim=True)
+    return mask & (mask.cumsum(dim=1) == 1)
+
+
+def loss_and_grad(theta, Xa, y, *, input_scale=None, unit_scale=None, need_loss=True):
+    """MSE of the max network and its gradient with respect to ``theta``, for all seeds at once.
+
+    ``Xa`` is (N, A) inputs (with a ones column when the units have biases); ``theta`` is (S, K, A).
+    ``input_scale`` (S, N, A) and ``unit_scale`` (S, K, N) are inverted-dropout masks (kept entries
+    equal to ``1/(1-p)``) applied before and after the linear layer. The gradient of the max flows
+    to the winning unit only (ties to the lowest index, as in ``MaxPool1d``).
+    Returns ``(loss (S,) or None, grad (S, K, A))``. Introduced in chapter 1.
+
+    Each unit is handled as one (S, N) slab so that every operation runs on contiguous memory;
+    that, and doing all seeds in one matrix product, is what makes the sweep fast.
+    """
+    S, K, A = theta.shape
+    N = Xa.shape[0]
+    inputs = Xa if input_scale is None else Xa * input_scale
+
+    def unit(k):
+        if input_scale is None:
+            z = theta[:, k] @ Xa.T
+        else:
+            z = (inputs @ theta[:, k].unsqueeze(-1)).squeeze(-1)
+        return z if unit_scale is None else z * unit_scale[:, k]
+
+    out = unit(0)
+    winner = torch.zeros(S, N, dtype=torch.uint8)
+    for k in range(1, K):
+        z = unit(k)
+        winner.masked_fill_(z > out, k)
+        out = torch.maximum(out, z)
+    residual = out - y
+    scaled = residual * (2.0 / N)
+    if K == 2:
+        second = scaled * winner
+        per_unit = [scaled - second, second]
+    else:
+        per_unit = [scaled * (winner == k) for k in range(K)]
+    if unit_scale is not None:
+        per_unit = [g * unit_scale[:, k] for k, g in enumerate(per_unit)]
+    if input_scale is None:
+        grad = torch.stack([g @ Xa for g in per_unit], dim=1)
+    else:
+        grad = torch.stack([(g.unsqueeze(1) @ inputs).squeeze(1) for g in per_unit], dim=1)
+    loss = residual.square().mean(dim=1) if need_loss else None
+    return loss, grad
+
+
+def _dropout_scale(shape, p, generator, dtype, append_ones=False):
+    """Inverted-dropout factors: 0 with probability ``p``, else ``1/(1-p)``; optionally a column of ones
+    appended for the bias input, which dropout never touches."""
+    scale = (torch.rand(shape, generator=generator) >= p).to(dtype) / (1.0 - p)
+    if append_ones:
+        scale = torch.cat([scale, torch.ones(*shape[:-1], 1, dtype=dtype)], dim=-1)
+    return scale
+
+
+def _validate(task, steps, optimizer, lr, momentum, weight_decay, record_every, dropout_before, dropout_after):
+    if not isinstance(task, MaxAffineTask):
+        raise TypeError(f"task must be a MaxAffineTask (see symcourse.data), got {type(task).__name__}")
+    _checks.positive("steps", steps, integer=True)
+    _checks.choice("optimizer", optimizer, OPTIMIZERS)
+    _checks.positive("lr", lr)
+    _checks.in_range("momentum", momentum, 0.0, 1.0, high_open=True)
+    _checks.positive("weight_decay", weight_decay, allow_zero=True)
+    _checks.positive("record_every", record_every, integer=True)
+    _checks.in_range("dropout_before", dropout_before, 0.0, 1.0, high_open=True)
+    _checks.in_range("dropout_after", dropout_after, 0.0, 1.0, high_open=True)
+    if optimizer == "adam" and momentum:
+        raise ValueError("momentum applies to optimizer='sgd'; Adam's momentum is betas[0]")
+
+
+def train_sweep(task: MaxAffineTask, seeds=500, *, units: int = 2, bias: bool = True, steps: int = 4000,
+                optimizer: str = "adam", lr: float = 0.02, betas=(0.9, 0.999), eps: float = 1e-8,
+                momentum: float = 0.0, weight_decay: float = 0.0, dropout_before: float = 0.0,
+                dropout_after: float = 0.0, record_every: int = 10, record_params: bool = False,
+                theta0: torch.Tensor | None = None, chunk_size: int = 256, dropout_seed: int = 0,
+                dtype: torch.dtype = torch.float32) -> SweepResult:
+    """Train the question's network from every seed's default initialisation, all seeds at once.
+
+    ``seeds`` is a count (``range(n)``) or a list; seed ``s`` starts from
+    ``torch.manual_seed(s); nn.Linear(D, units)`` unless ``theta0`` (S, K, D[+1]) is given.
+    Full-batch training on ``task`` with ``optimizer`` ('adam' or 'sgd'), learning rate ``lr``,
+    L2 ``weight_decay`` added to the gradient (as ``torch.optim`` does), optional dropout before or
+    after the linear layer. Losses are recorded every ``record_every`` steps (and after the last
+    step); with ``record_params`` the parameters too. Introduced in chapter 1.
+    """
+    _validate(task, steps, optimizer, lr, momentum, weight_decay, record_every, dropout_before, dropout_after)
+    _checks.positive("chunk_size", chunk_size, integer=True)
+    seeds = _checks.seeds(seeds)
+    D = task.in_dim
+    if theta0 is None:
+        theta0 = init_theta(seeds, D, units, bias, dtype=dtype)
+    else:
+        _checks.tensor("theta0", theta0, shape=(len(seeds), None, D + int(bias)))
+        theta0 = theta0.to(dtype)
+    Xa = augment(task.X.to(dtype), bias)
+    y = task.y.to(dtype)
+    recorded = list(range(0, steps, record_every)) + [steps]
+    loss = torch.empty(len(recorded), len(seeds), dtype=dtype)
+    history = torch.empty(len(recorded), *theta0.shape, dtype=dtype) if record_params else None
+    theta = theta0.clone()
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for lo in range(0, len(seeds), chunk_size):
+            part = slice(lo, lo + chunk_size)
+            generator = torch.Generator().manual_seed(dropout_seed * 1_000_003 + seeds[lo])
+            opt = _make_optimizer(optimizer, theta[part], lr, betas, eps, momentum, weight_decay)
+            row = 0
+            for t in range(steps + 1):
+                record = t == recorded[row]
+                input_scale = unit_scale = None
+                if dropout_before:
+                    input_scale = _dropout_scale((theta[part].shape[0], Xa.shape[0], D), dropout_before,
+                                                 generator, dtype, append_ones=bias)
+                if dropout_after:
+                    unit_scale = _dropout_scale((theta[part].shape[0], units, Xa.shape[0]), dropout_after,
+                                                generator, dtype)
+                batch_loss, grad = loss_and_grad(theta[part], Xa, y, input_scale=input_scale,
+                                                 unit_scale=unit_scale, need_loss=record)
+                if record:
+                    loss[row, part] = batch_loss
+                    if record_params:
+                        history[row, part] = theta[part]
+                    row += 1
+                if t < steps:
+                    opt.step(theta[part], grad)
+    seconds = time.perf_counter() - start
+    config = dict(units=units, bias=bias, steps=steps, optimizer=optimizer, lr=lr, betas=tuple(betas), eps=eps,
+                  momentum=momentum, weight_decay=weight_decay, dropout_before=dropout_before,
+                  dropout_after=dropout_after, record_every=record_every, task_seed=task.seed,
+                  n_points=task.n_points)
+    return SweepResult(seeds=seeds, theta0=theta0, theta=theta, steps=torch.tensor(recorded), loss=loss,
+                       history=history, config=config, seconds=seconds)
+
+
+def train_loop(task: MaxAffineTask, seeds=1, *, units: int = 2, bias: bool = True, steps: int = 4000,
+               optimizer: str = "adam", lr: float = 0.02, betas=(0.9, 0.999), eps: float = 1e-8,
+               momentum: float = 0.0, weight_decay: float = 0.0, dropout_before: float = 0.0,
+               dropout_after: float = 0.0, record_every: int = 10, theta0: torch.Tensor | None = None,
+               dtype: torch.dtype = torch.float32, threads: int = 1) -> SweepResult:
+    """The baseline: the question's code, one seed after another, with ``torch.optim`` and autograd.
+
+    Same arguments and result as :func:`train_sweep` (dropout masks come from PyTorch's global RNG,
+    so dropout runs are not comparable one to one). Used to validate and benchmark the sweep
+    engine. Runs on ``threads`` CPU threads (restored afterwards): one is fastest for a problem
+    this small, and avoids slowdowns when other processes share the CPU. Introduced in chapter 1.
+    """
+    _validate(task, steps, optimizer, lr, momentum, weight_decay, record_every, dropout_before, dropout_after)
+    _checks.positive("threads", threads, integer=True)
+    seeds = _checks.seeds(seeds)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _loop(task, seeds, units, bias, steps, optimizer, lr, betas, eps, momentum, weight_decay,
+                     dropout_before, dropout_after, record_every, theta0, dtype)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _loop(task, seeds, units, bias, steps, optimizer, lr, betas, eps, momentum, weight_decay, dropout_before,
+          dropout_after, record_every, theta0, dtype):
+    X, y = task.X.to(dtype), task.y.to(dtype)[:, None]
+    recorded = list(range(0, steps, record_every)) + [steps]
+    record_at = set(recorded)
+    losses, finals, starts = [], [], []
+    start = time.perf_counter()
+    for i, seed in enumerate(seeds):
+        torch.manual_seed(seed)
+        net = question_network(task.in_dim, units, bias, dropout_before, dropout_after).to(dtype)
+        if theta0 is not None:
+            load_theta(net, theta0[i].to(dtype))
+        starts.append(theta_from_network(net)[0])
+        opt = _torch_optimizer(optimizer, net.parameters(), lr, betas, eps, momentum, weight_decay)
+        trace = []
+        for t in range(steps + 1):
+            loss = ((y - net(X)) ** 2).mean()
+            if t in record_at:
+                trace.append(loss.item())
+            if t < steps:
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        losses.append(trace)
+        finals.append(theta_from_network(net)[0])
+    seconds = time.perf_counter() - start
+    config = dict(units=units, bias=bias, steps=steps, optimizer=optimizer, lr=lr, betas=tuple(betas), eps=eps,
+                  momentum=momentum, weight_decay=weight_decay, dropout_before=dropout_before,
+                  dropout_after=dropout_after, record_every=record_every, task_seed=task.seed,
+                  n_points=task.n_points)
+    return SweepResult(seeds=seeds, theta0=torch.stack(starts), theta=torch.stack(finals),
+                       steps=torch.tensor(recorded), loss=torch.tensor(losses, dtype=dtype).T, history=None,
+                       config=config, seconds=seconds)
+
+
+def eval_mse(result: SweepResult, task: MaxAffineTask) -> torch.Tensor:
+    """Loss of each seed's final parameters with dropout off (evaluation mode). Chapter 1."""
+    return mse(result.theta, task.X.to(result.theta.dtype), task.y)
+
+
+__all__ = ["OPTIMIZERS", "SweepResult", "train_sweep", "train_loop", "loss_and_grad", "winner_mask", "eval_mse"]

@@ -1,0 +1,151 @@
+"""Execute course notebooks in place and record the run in their metadata.
+
+Usage: python tools/execute_notebooks.py book/01_stall.ipynb [more.ipynb ...]
+
+Each notebook runs top to bottom in a fresh ``python3`` kernel, with its own folder as
+the working directory, through nbclient (600 s limit per cell, per-cell timing and
+widget state stored). The first error stops everything with a non-zero exit, and the
+notebook that failed is left as it was on disk. After a clean run the notebook is
+written back with its new outputs and ``metadata.symcourse.executed`` =
+``{date, commit, seconds, python, torch}``, which the book's "Execution status" page
+reads. Cell sources are never changed, and the environment (``OMP_NUM_THREADS``
+included) is passed to the kernel unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "book" / "_ext"))
+from coursetools import BUDGET_SECONDS, execution_seconds  # noqa: E402
+
+KERNEL_NAME = "python3"
+CELL_TIMEOUT_SECONDS = 600
+
+
+def git_commit(cwd: Path) -> str | None:
+    """Short hash of HEAD, with ``-dirty`` when the work tree has uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=cwd, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain"],
+            cwd=cwd, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{commit}-dirty" if status else commit
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+class NotebookFailed(Exception):
+    """A notebook did not run cleanly; the message says where and why."""
+
+
+def _failed_cell(nb: nbformat.NotebookNode) -> str:
+    """Where the first stored error output is, named like the book's notebook check."""
+    code_index = -1
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        code_index += 1
+        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
+            return f"cell {index} (nbval: Cell {code_index})"
+    return "a cell"
+
+
+def execute(path: Path, commit: str | None) -> float:
+    """Run one notebook in place; return its run time in seconds. Raises on failure."""
+    nb = nbformat.read(path, as_version=4)
+    # Widget state is re-recorded on every run; drop state left by an older run.
+    nb.metadata.pop("widgets", None)
+    client = NotebookClient(
+        nb,
+        kernel_name=KERNEL_NAME,
+        timeout=CELL_TIMEOUT_SECONDS,
+        allow_errors=False,
+        record_timing=True,
+        store_widget_state=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    started = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        raise NotebookFailed(
+            f"{_failed_cell(nb)} raised {exc.ename}: {exc.evalue}\n\n{exc}"
+        ) from exc
+    except (CellTimeoutError, DeadKernelError) as exc:
+        raise NotebookFailed(f"{type(exc).__name__}: {exc}") from exc
+    wall = time.perf_counter() - started
+    seconds = execution_seconds(nb)
+    if seconds is None:  # a notebook without code cells
+        seconds = wall
+    nb.metadata.setdefault("symcourse", {})["executed"] = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit,
+        "seconds": round(seconds, 1),
+        "python": platform.python_version(),
+        "torch": package_version("torch"),
+    }
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path, help="notebooks to execute")
+    args = parser.parse_args(argv)
+
+    missing = [str(p) for p in args.notebooks if not p.is_file()]
+    if missing:
+        print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)
+        return 2
+
+    # Recorded before any notebook is rewritten, so the first write does not make it dirty.
+    commit = git_commit(REPO)
+    if commit is None:
+        print("warning: no git commit found; recording commit as null", file=sys.stderr)
+
+    for path in args.notebooks:
+        path = path.resolve()
+        shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+        try:
+            seconds = execute(path, commit)
+        except NotebookFailed as exc:
+            # nbclient stops at the failing cell; the file on disk is left untouched.
+            print(f"FAILED {shown} (not written, later notebooks not run): {exc}",
+                  file=sys.stderr)
+            return 1
+        print(f"{shown}: {seconds:.1f} s", flush=True)
+        if seconds > BUDGET_SECONDS:
+            print(
+                f"warning: {shown} took {seconds:.1f} s, over the {BUDGET_SECONDS:g} s "
+                "budget per chapter",
+                file=sys.stderr,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
