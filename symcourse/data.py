@@ -46,6 +46,13 @@ class MaxAffineTask:
         return (X @ A.T + c).argmax(dim=1)
 
 
+def _as_float64(name: str, value, shape: str) -> torch.Tensor:
+    try:
+        return torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a {shape} array of numbers, got {type(value).__name__}") from None
+
+
 def max_affine_task(weights, biases, n_points: int = 1000, seed: int = 0,
                     dtype: torch.dtype = torch.float32) -> MaxAffineTask:
     """Sample ``n_points`` uniform inputs in [0, 1]^D and label them with a max of affine pieces.
@@ -55,8 +62,8 @@ def max_affine_task(weights, biases, n_points: int = 1000, seed: int = 0,
     _checks.positive("n_points", n_points, integer=True)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    A = torch.as_tensor(weights, dtype=torch.float64)
-    c = torch.as_tensor(biases, dtype=torch.float64)
+    A = _as_float64("weights", weights, "(P, D)")
+    c = _as_float64("biases", biases, "(P,)")
     _checks.tensor("weights", A, ndim=2)
     _checks.tensor("biases", c, shape=(A.shape[0],))
     generator = torch.Generator().manual_seed(seed)

@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .data import stall_task
@@ -68,9 +69,15 @@ def check(exercise_id: str, answer) -> Feedback:
     return Feedback(exercise_id, "correct", message)
 
 
+def _scalar(answer):
+    """One-element tensors and NumPy scalars as plain Python numbers; anything else unchanged."""
+    if (isinstance(answer, torch.Tensor) and answer.numel() == 1) or isinstance(answer, np.generic):
+        return answer.item()
+    return answer
+
+
 def _as_float(answer, what: str) -> float:
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        answer = answer.item()
+    answer = _scalar(answer)
     if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
         raise _Wrong(f"expected {what} as one finite number, got {type(answer).__name__} {answer!r}")
     return float(answer)
@@ -128,6 +135,7 @@ def _dead_at_init(answer):
 
 @_self_check("stall-bias-seed")
 def _bias_seed(answer):
+    answer = _scalar(answer)
     if isinstance(answer, bool) or not isinstance(answer, int) or answer < 0:
         raise _Wrong(f"expected a non-negative integer seed, got {answer!r}")
     task = stall_task()

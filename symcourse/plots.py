@@ -44,6 +44,10 @@ def loss_curves(steps: torch.Tensor, loss: torch.Tensor, stalled: torch.Tensor |
                 max_curves: int = 40, ylabel: str = "training MSE", title: str | None = None):
     """Loss against step for several seeds on a log scale; stalled runs red, solved blue. Chapter 1."""
     _checks.tensor("loss", loss, ndim=2)
+    if steps.shape != (loss.shape[0],):
+        raise ValueError(f"steps must have shape ({loss.shape[0]},) to match loss, got {tuple(steps.shape)}")
+    if stalled is not None and stalled.shape != (loss.shape[1],):
+        raise ValueError(f"stalled must have shape ({loss.shape[1]},) to match loss, got {tuple(stalled.shape)}")
     ax = _axes(ax)
     floor = torch.finfo(loss.dtype).tiny
     shown = range(min(max_curves, loss.shape[1]))
@@ -93,6 +97,7 @@ def final_loss_histogram(final_loss: torch.Tensor, threshold: float = STALL_THRE
                          title: str | None = None):
     """Histogram of final losses (log bins) with the stall threshold marked. Chapter 1."""
     _checks.tensor("final_loss", final_loss, ndim=1)
+    _checks.positive("threshold", threshold)
     ax = _axes(ax)
     values = final_loss.clamp(min=1e-16).double().log10().numpy()
     bins = np.linspace(min(-16.0, values.min()), max(0.0, values.max()), 33)
@@ -136,7 +141,8 @@ def rate_bars(summaries: dict, *, ax=None, xlabel: str = "stall rate", title: st
     y = np.arange(len(labels))[::-1]
     ax.barh(y, rates, xerr=[low, high], color=PALETTE["sky"], ecolor="k", capsize=3)
     for yi, r, k in zip(y, rates, labels):
-        ax.text(min(r + 0.02, 0.9), yi, f"{r:.0%} of {summaries[k]['trials']}", va="center", fontsize=8)
+        ax.text(summaries[k]["high"] + 0.02, yi, f"{r:.0%} of {summaries[k]['trials']}", va="center", fontsize=8)
     ax.set_yticks(y, labels)
-    ax.set(xlim=(0, 1), xlabel=xlabel, title=title)
+    ax.set_xticks(np.linspace(0, 1, 6))
+    ax.set(xlim=(0, 1.22), xlabel=xlabel, title=title)
     return ax

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
+import torch
+
 from . import _checks
 
 
@@ -24,12 +26,21 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
     denom = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denom
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # the exact formula gives 0 and 1 at the extremes; pin them so rounding never excludes the rate
+    low = 0.0 if successes == 0 else max(0.0, min(p, centre - half))
+    high = 1.0 if successes == trials else min(1.0, max(p, centre + half))
+    return low, high
 
 
 def rate_summary(flags, confidence: float = 0.95) -> dict:
     """Count, rate and Wilson interval of a boolean tensor or sequence of flags. Chapter 1."""
-    values = [bool(f) for f in (flags.tolist() if hasattr(flags, "tolist") else flags)]
+    if isinstance(flags, torch.Tensor):
+        _checks.tensor("flags", flags, ndim=1, floating=False)
+        flags = flags.tolist()
+    values = list(flags)
+    if any(not isinstance(f, (bool, int)) for f in values):
+        raise TypeError("flags must be a 1-D bool tensor or a flat sequence of bools")
+    values = [bool(f) for f in values]
     if not values:
         raise ValueError("flags must not be empty")
     k, n = sum(values), len(values)

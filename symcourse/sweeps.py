@@ -110,50 +110,72 @@ def winner_mask(z: torch.Tensor) -> torch.Tensor:
     return mask & (mask.cumsum(dim=1) == 1)
 
 
-def loss_and_grad(theta, Xa, y, *, input_scale=None, unit_scale=None, need_loss=True):
+class Workspace:
+    """Preallocated buffers for :func:`loss_and_grad` on S seeds, K units, N points, A inputs.
+
+    Reusing them across steps keeps every operation free of memory allocation, which for
+    megabyte-sized tensors would otherwise cost a page-faulting round trip to the OS per operation.
+    """
+
+    def __init__(self, S: int, K: int, N: int, A: int, dtype: torch.dtype):
+        self.z = torch.empty(K, S, N, dtype=dtype)
+        self.per_unit = torch.empty(K, S, N, dtype=dtype)
+        self.out = torch.empty(S, N, dtype=dtype)
+        self.residual = torch.empty(S, N, dtype=dtype)
+        self.scaled = torch.empty(S, N, dtype=dtype)
+        self.winner = torch.empty(S, N, dtype=torch.uint8)
+        self.better = torch.empty(S, N, dtype=torch.bool)
+        self.grad = torch.empty(S, K, A, dtype=dtype)
+
+
+def loss_and_grad(theta, Xa, y, *, input_scale=None, unit_scale=None, need_loss=True, workspace=None):
     """MSE of the max network and its gradient with respect to ``theta``, for all seeds at once.
 
     ``Xa`` is (N, A) inputs (with a ones column when the units have biases); ``theta`` is (S, K, A).
     ``input_scale`` (S, N, A) and ``unit_scale`` (S, K, N) are inverted-dropout masks (kept entries
     equal to ``1/(1-p)``) applied before and after the linear layer. The gradient of the max flows
     to the winning unit only (ties to the lowest index, as in ``MaxPool1d``).
-    Returns ``(loss (S,) or None, grad (S, K, A))``. Introduced in chapter 1.
+    Returns ``(loss (S,) or None, grad (S, K, A))``; with a :class:`Workspace` the gradient is one
+    of its buffers, overwritten by the next call. Introduced in chapter 1.
 
-    Each unit is handled as one (S, N) slab so that every operation runs on contiguous memory;
-    that, and doing all seeds in one matrix product, is what makes the sweep fast.
+    Each unit is handled as one contiguous (S, N) slab, and all seeds' units go through one
+    matrix product each way: that is what makes the sweep fast.
     """
     S, K, A = theta.shape
     N = Xa.shape[0]
+    ws = workspace or Workspace(S, K, N, A, theta.dtype)
     inputs = Xa if input_scale is None else Xa * input_scale
-
-    def unit(k):
+    for k in range(K):
         if input_scale is None:
-            z = theta[:, k] @ Xa.T
+            torch.mm(theta[:, k], Xa.T, out=ws.z[k])
         else:
-            z = (inputs @ theta[:, k].unsqueeze(-1)).squeeze(-1)
-        return z if unit_scale is None else z * unit_scale[:, k]
-
-    out = unit(0)
-    winner = torch.zeros(S, N, dtype=torch.uint8)
+            torch.bmm(inputs, theta[:, k].unsqueeze(-1), out=ws.z[k].unsqueeze(-1))
+        if unit_scale is not None:
+            ws.z[k].mul_(unit_scale[:, k])
+    ws.out.copy_(ws.z[0])
+    ws.winner.zero_()
     for k in range(1, K):
-        z = unit(k)
-        winner.masked_fill_(z > out, k)
-        out = torch.maximum(out, z)
-    residual = out - y
-    scaled = residual * (2.0 / N)
+        torch.gt(ws.z[k], ws.out, out=ws.better)
+        ws.winner.masked_fill_(ws.better, k)
+        torch.maximum(ws.out, ws.z[k], out=ws.out)
+    torch.sub(ws.out, y, out=ws.residual)
+    torch.mul(ws.residual, 2.0 / N, out=ws.scaled)
     if K == 2:
-        second = scaled * winner
-        per_unit = [scaled - second, second]
+        torch.mul(ws.scaled, ws.winner, out=ws.per_unit[1])
+        torch.sub(ws.scaled, ws.per_unit[1], out=ws.per_unit[0])
     else:
-        per_unit = [scaled * (winner == k) for k in range(K)]
-    if unit_scale is not None:
-        per_unit = [g * unit_scale[:, k] for k, g in enumerate(per_unit)]
-    if input_scale is None:
-        grad = torch.stack([g @ Xa for g in per_unit], dim=1)
-    else:
-        grad = torch.stack([(g.unsqueeze(1) @ inputs).squeeze(1) for g in per_unit], dim=1)
-    loss = residual.square().mean(dim=1) if need_loss else None
-    return loss, grad
+        for k in range(K):
+            torch.eq(ws.winner, k, out=ws.better)
+            torch.mul(ws.scaled, ws.better, out=ws.per_unit[k])
+    for k in range(K):
+        if unit_scale is not None:
+            ws.per_unit[k].mul_(unit_scale[:, k])
+        if input_scale is None:
+            torch.mm(ws.per_unit[k], Xa, out=ws.grad[:, k])
+        else:
+            ws.grad[:, k] = (ws.per_unit[k].unsqueeze(1) @ inputs).squeeze(1)
+    loss = ws.residual.square().mean(dim=1) if need_loss else None
+    return loss, ws.grad
 
 
 def _dropout_scale(shape, p, generator, dtype, append_ones=False):
@@ -202,7 +224,7 @@ def train_sweep(task: MaxAffineTask, seeds=500, *, units: int = 2, bias: bool = 
     if theta0 is None:
         theta0 = init_theta(seeds, D, units, bias, dtype=dtype)
     else:
-        _checks.tensor("theta0", theta0, shape=(len(seeds), None, D + int(bias)))
+        _checks.tensor("theta0", theta0, shape=(len(seeds), units, D + int(bias)))
         theta0 = theta0.to(dtype)
     Xa = augment(task.X.to(dtype), bias)
     y = task.y.to(dtype)
@@ -216,6 +238,7 @@ def train_sweep(task: MaxAffineTask, seeds=500, *, units: int = 2, bias: bool = 
             part = slice(lo, lo + chunk_size)
             generator = torch.Generator().manual_seed(dropout_seed * 1_000_003 + seeds[lo])
             opt = _make_optimizer(optimizer, theta[part], lr, betas, eps, momentum, weight_decay)
+            workspace = Workspace(theta[part].shape[0], units, Xa.shape[0], Xa.shape[1], dtype)
             row = 0
             for t in range(steps + 1):
                 record = t == recorded[row]
@@ -227,7 +250,7 @@ def train_sweep(task: MaxAffineTask, seeds=500, *, units: int = 2, bias: bool = 
                     unit_scale = _dropout_scale((theta[part].shape[0], units, Xa.shape[0]), dropout_after,
                                                 generator, dtype)
                 batch_loss, grad = loss_and_grad(theta[part], Xa, y, input_scale=input_scale,
-                                                 unit_scale=unit_scale, need_loss=record)
+                                                 unit_scale=unit_scale, need_loss=record, workspace=workspace)
                 if record:
                     loss[row, part] = batch_loss
                     if record_params:

@@ -163,15 +163,12 @@ def test_max_affine_task_rejects_bad_shapes(weights, biases, name):
         data.max_affine_task(weights, biases)
 
 
-@pytest.mark.parametrize("weights, biases, name", [
-    (None, [0.0], "weights"),
-    ("abc", [0.0], "weights"),
-    ([[1.0, 2.0]], None, "biases"),
-    ([[1.0, 2.0]], "x", "biases"),
-])
-def test_max_affine_task_rejects_bad_types_naming_the_argument(weights, biases, name):
-    with pytest.raises((TypeError, ValueError), match=name):
-        data.max_affine_task(weights, biases)
+def test_max_affine_task_rejects_bad_types_naming_the_argument():
+    cases = [(None, [0.0], "weights"), ("abc", [0.0], "weights"),
+             ([[1.0, 2.0]], None, "biases"), ([[1.0, 2.0]], "x", "biases")]
+    for weights, biases, name in cases:
+        with pytest.raises((TypeError, ValueError), match=name):
+            data.max_affine_task(weights, biases)
 
 
 # --------------------------------------------------------------------------------------------
