@@ -1,0 +1,99 @@
+"""Self-checks for the exercises. Each says right or wrong and, when wrong, gives a hint — never
+the answer. ``check(exercise_id, answer)`` is the one entry point; an answer left as ``...``
+(what a student notebook starts with) is reported as not yet solved. Top layer.
+
+This module holds the machinery; each chapter's checks live in a submodule named for its idea
+(``stall`` for chapter 1), registered with :func:`self_check` and imported at the end of this file.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The verdict of a self-check."""
+
+    exercise: str
+    status: str  # "correct", "incorrect" or "unsolved"
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "correct"
+
+    def __str__(self) -> str:
+        mark = {"correct": "✓ correct", "incorrect": "✗ not yet", "unsolved": "… not yet solved"}[self.status]
+        return f"[{self.exercise}] {mark}: {self.message}"
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(str(self))
+
+
+_CHECKS: dict[str, Callable] = {}
+
+
+def self_check(exercise_id: str):
+    """Register a function ``fn(answer) -> message`` as the check of ``exercise_id``; it raises
+    :class:`Wrong` with a hint when the answer is wrong."""
+    def register(fn):
+        if exercise_id in _CHECKS:
+            raise ValueError(f"exercise {exercise_id!r} already has a self-check")
+        _CHECKS[exercise_id] = fn
+        return fn
+    return register
+
+
+def exercise_ids() -> list[str]:
+    """All exercises that have a self-check."""
+    return sorted(_CHECKS)
+
+
+class Wrong(Exception):
+    """Raised inside a check to report a wrong answer with a hint."""
+
+
+def check(exercise_id: str, answer) -> Feedback:
+    """Check ``answer`` to exercise ``exercise_id``. Introduced in chapter 1."""
+    if exercise_id not in _CHECKS:
+        raise ValueError(f"unknown exercise {exercise_id!r}; known: {', '.join(exercise_ids())}")
+    if answer is ... or answer is None:
+        return Feedback(exercise_id, "unsolved", "replace the `...` with your answer and run the cell again")
+    try:
+        message = _CHECKS[exercise_id](answer)
+    except Wrong as wrong:
+        return Feedback(exercise_id, "incorrect", str(wrong))
+    return Feedback(exercise_id, "correct", message)
+
+
+def scalar(answer):
+    """One-element tensors and NumPy scalars as plain Python numbers; anything else unchanged."""
+    if (isinstance(answer, torch.Tensor) and answer.numel() == 1) or isinstance(answer, np.generic):
+        return answer.item()
+    return answer
+
+
+def as_float(answer, what: str) -> float:
+    answer = scalar(answer)
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
+        raise Wrong(f"expected {what} as one finite number, got {type(answer).__name__} {answer!r}")
+    return float(answer)
+
+
+def as_tensor(answer, shape: tuple, what: str) -> torch.Tensor:
+    try:
+        value = torch.as_tensor(answer, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise Wrong(f"expected {what}: numbers of shape {shape}, got {type(answer).__name__}") from None
+    if tuple(value.shape) != shape:
+        raise Wrong(f"expected {what} of shape {shape}, got shape {tuple(value.shape)}")
+    return value
+
+
+from . import stall  # noqa: E402,F401  (registers chapter 1's checks)
