@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: env book test execute bench clean
+.PHONY: env book test execute student bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,11 @@ test: env
 execute: env
 	$(BIN)/python tools/execute_notebooks.py book/*.ipynb
 
+student: env
+	$(BIN)/python tools/student_edition.py --out student
+
 bench: env
 	$(BIN)/python benchmarks/sweep_vs_loop.py
 
 clean:
-	rm -rf _build .jupyter_cache
+	rm -rf _build .jupyter_cache student

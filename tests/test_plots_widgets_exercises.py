@@ -421,11 +421,15 @@ def cases(bias_seeds):
     }
 
 
+# chapter 1's exercises; other chapters test their own checks next to their modules
+STALL_IDS = [e for e in exercises.exercise_ids() if e.startswith("stall-")]
+
+
 def test_every_exercise_is_covered(cases):
-    assert sorted(cases) == exercises.exercise_ids()
+    assert STALL_IDS and sorted(cases) == STALL_IDS
 
 
-@pytest.mark.parametrize("exercise", exercises.exercise_ids())
+@pytest.mark.parametrize("exercise", STALL_IDS)
 def test_unanswered_exercise_is_unsolved(exercise):
     feedback = exercises.check(exercise, ...)
     assert feedback.status == "unsolved" and not feedback.ok
@@ -433,7 +437,7 @@ def test_unanswered_exercise_is_unsolved(exercise):
     assert exercise in str(feedback)
 
 
-@pytest.mark.parametrize("exercise", exercises.exercise_ids())
+@pytest.mark.parametrize("exercise", STALL_IDS)
 def test_right_answers_are_accepted(cases, exercise):
     right, _, _, _ = cases[exercise]
     for answer in right:
@@ -442,7 +446,7 @@ def test_right_answers_are_accepted(cases, exercise):
         assert feedback.ok
 
 
-@pytest.mark.parametrize("exercise", exercises.exercise_ids())
+@pytest.mark.parametrize("exercise", STALL_IDS)
 def test_wrong_answers_get_a_hint_without_the_answer(cases, exercise):
     _, wrong, _, answer_numbers = cases[exercise]
     for answer in wrong:
@@ -455,7 +459,7 @@ def test_wrong_answers_get_a_hint_without_the_answer(cases, exercise):
                 assert not math.isclose(value, secret, rel_tol=1e-2, abs_tol=1e-12), (feedback.message, secret)
 
 
-@pytest.mark.parametrize("exercise", exercises.exercise_ids())
+@pytest.mark.parametrize("exercise", STALL_IDS)
 def test_wrongly_typed_answers_say_what_was_expected(cases, exercise):
     _, _, wrong_type, _ = cases[exercise]
     for answer in wrong_type:

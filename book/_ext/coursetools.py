@@ -10,7 +10,8 @@ Registered in ``_config.yml`` (``sphinx: local_extensions: {coursetools: book/_e
    :class:`NotebookCheckError` that names the notebook and the cell. This fails every
    build, with or without ``-W``. The only exception is a cell tagged
    ``raises-exception``: the tag that nbclient and nbval also honour for a cell whose
-   error is part of the lesson.
+   error is part of the lesson; and a cell tagged ``student-stub`` (an exercise stub of the
+   student edition) may be unexecuted.
 
 2. **``{course-status}`` directive.** Renders one table row per notebook, in
    table-of-contents order: chapter title, run time computed from the per-cell timing
@@ -59,6 +60,10 @@ VENDORED_PREFIXES = ("mathjax/", "html-manager/")
 #: A cell with this tag may store an error output on purpose (same tag as nbclient/nbval).
 ALLOWED_ERROR_TAG = "raises-exception"
 
+#: The student edition (tools/student_edition.py) puts unexecuted stubs, tagged so, where
+#: solutions were; they are the only code cells allowed to have no stored run.
+STUB_TAG = "student-stub"
+
 
 class NotebookCheckError(SphinxError):
     """A notebook in the book stores an error output or has unexecuted code cells."""
@@ -106,7 +111,7 @@ def notebook_problems(nb: dict[str, Any]) -> list[str]:
                     problems.append(
                         f"{where} stores an error output: {ename}: {first_line}".rstrip(": ")
                     )
-        if _source_text(cell).strip() and cell.get("execution_count") is None:
+        if _source_text(cell).strip() and cell.get("execution_count") is None and STUB_TAG not in tags:
             unexecuted.append(where)
     if len(unexecuted) > 3:  # typically a notebook saved without running it at all
         problems.append(
