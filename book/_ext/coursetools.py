@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -183,7 +184,12 @@ def check_stored_outputs(app: Sphinx, env: Any, docnames: list[str]) -> None:
         except (OSError, ValueError) as exc:
             failures.append(f"{docname}.ipynb: cannot be read ({exc})")
             continue
-        for problem in notebook_problems(nb):
+        problems = notebook_problems(nb)
+        try:
+            notebook_exercises(nb)
+        except ExerciseConventionError as exc:
+            problems.append(str(exc))
+        for problem in problems:
             logger.error("%s", problem, location=(docname, None))
             failures.append(f"{docname}.ipynb: {problem}")
     if failures:
@@ -370,10 +376,114 @@ def drop_unused_thebe_scripts(
     scripts[:] = [js for js in scripts if not is_thebe(js)]
 
 
+# ---------------------------------------------------------------------------
+# Exercise index
+# ---------------------------------------------------------------------------
+
+#: The exercise convention (CONTRIBUTING.md): ```{exercise} [kind · N min] Title
+EXERCISE_KINDS = ("check", "derive", "code", "investigate")
+_EXERCISE = re.compile(r"\{exercise\}\s*(?P<title>[^\n]*)\n(?:[^\n]*\n)*?:label:\s*(?P<label>\S+)")
+_HEADING = re.compile(r"\[(?P<kind>\w+)\s*·\s*(?P<minutes>\d+)\s*min\]\s*(?P<title>.+)")
+_SOLUTION_START = re.compile(r"\{solution-start\}\s*(\S+)")
+_CHECK_CALL = re.compile(r"""check\(\s*["']([^"']+)["']""")
+
+
+class ExerciseConventionError(SphinxError):
+    category = "Exercise convention"
+
+
+def notebook_exercises(nb: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every exercise of a notebook: label, kind, minutes, title, and the self-checks its solution runs.
+
+    Raises :class:`ExerciseConventionError` for a title that does not start with
+    ``[kind · N min]`` or names an unknown kind.
+    """
+    found: list[dict[str, Any]] = []
+    by_label: dict[str, dict[str, Any]] = {}
+    current = None
+    for cell in nb.get("cells", []):
+        text = _source_text(cell)
+        if cell.get("cell_type") == "markdown":
+            for match in _EXERCISE.finditer(text):
+                heading = _HEADING.match(match.group("title").strip())
+                if not heading or heading.group("kind") not in EXERCISE_KINDS:
+                    raise ExerciseConventionError(
+                        f"exercise {match.group('label')}: the title must start with "
+                        f"'[kind · N min]' with kind one of {', '.join(EXERCISE_KINDS)}; "
+                        f"got {match.group('title').strip()!r}")
+                entry = {"label": match.group("label"), "kind": heading.group("kind"),
+                         "minutes": int(heading.group("minutes")), "title": heading.group("title"),
+                         "checks": []}
+                found.append(entry)
+                by_label[entry["label"]] = entry
+            started = _SOLUTION_START.findall(text)
+            if started:
+                current = by_label.get(started[-1])
+            if "{solution-end}" in text:
+                current = None
+        elif current is not None:
+            current["checks"] += [c for c in _CHECK_CALL.findall(text) if c not in current["checks"]]
+    return found
+
+
+class exercise_index(nodes.General, nodes.Element):
+    """Placeholder replaced by the exercise table once all documents are read."""
+
+
+class ExerciseIndexDirective(CourseStatusDirective):
+    """``{exercise-index}``: every exercise of the book by chapter, kind and time."""
+
+    def run(self) -> list[nodes.Node]:
+        for _docname, path in _notebook_docs(self.env):
+            self.env.note_dependency(str(path))
+        node = exercise_index()
+        self.set_source_info(node)
+        return [node]
+
+
+def _build_exercise_table(app: Sphinx, fromdocname: str) -> nodes.table:
+    env = app.env
+    headers = ["Chapter", "Exercise", "Kind", "Time (min)", "Self-check"]
+    notebooks = dict(_notebook_docs(env))
+    ordered = [d for d in _toc_order(env, app.config.root_doc) if d in notebooks]
+    table = nodes.table(classes=["exercise-index"])
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    for width in (22, 40, 12, 10, 16):
+        group += nodes.colspec(colwidth=width)
+    head_row = nodes.row()
+    for header in headers:
+        head_row += _cell(header)
+    group += nodes.thead("", head_row)
+    body = nodes.tbody()
+    group += body
+    for docname in ordered:
+        title = env.titles.get(docname)
+        chapter = title.astext() if title is not None else docname
+        for exercise in notebook_exercises(read_notebook(notebooks[docname])):
+            uri = app.builder.get_relative_uri(fromdocname, docname) + "#" + exercise["label"]
+            row = nodes.row()
+            row += _cell(chapter)
+            row += _cell(nodes.reference("", exercise["title"], internal=True, refuri=uri))
+            row += _cell(exercise["kind"])
+            row += _cell(str(exercise["minutes"]))
+            row += _cell(", ".join(exercise["checks"]) or "— (prose answer)")
+            body += row
+    return table
+
+
+def render_exercise_indexes(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
+    for node in doctree.findall(exercise_index):
+        node.replace_self(_build_exercise_table(app, fromdocname))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("coursetools_budget_seconds", BUDGET_SECONDS, "env", [float, int])
     app.add_node(course_status)
     app.add_directive("course-status", CourseStatusDirective)
+    app.add_node(exercise_index)
+    app.add_directive("exercise-index", ExerciseIndexDirective)
+    app.connect("doctree-resolved", render_exercise_indexes)
     app.connect("config-inited", drop_injected_vendor_files, priority=900)
     app.connect("env-before-read-docs", check_stored_outputs)
     app.connect("doctree-resolved", render_status_tables)
