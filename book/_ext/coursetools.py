@@ -211,12 +211,13 @@ class CourseStatusDirective(SphinxDirective):
     has_content = False
     required_arguments = 0
     optional_arguments = 0
+    placeholder = course_status
 
     def run(self) -> list[nodes.Node]:
         # Re-read (and so re-render) this page whenever a notebook changes.
         for _docname, path in _notebook_docs(self.env):
             self.env.note_dependency(str(path))
-        node = course_status()
+        node = self.placeholder()
         self.set_source_info(node)
         return [node]
 
@@ -280,6 +281,22 @@ def _cell(content: nodes.Node | str) -> nodes.entry:
     return entry
 
 
+def _empty_table(css_class: str, headers: list[str], widths: tuple[int, ...]):
+    """A docutils table with a header row; returns it and its (empty) body."""
+    table = nodes.table(classes=[css_class])
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+    head_row = nodes.row()
+    for header in headers:
+        head_row += _cell(header)
+    group += nodes.thead("", head_row)
+    body = nodes.tbody()
+    group += body
+    return table, body
+
+
 def _build_table(app: Sphinx, fromdocname: str) -> nodes.table:
     env = app.env
     budget = float(app.config.coursetools_budget_seconds)
@@ -295,17 +312,7 @@ def _build_table(app: Sphinx, fromdocname: str) -> nodes.table:
     ordered = [d for d in _toc_order(env, app.config.root_doc) if d in notebooks]
     ordered += [d for d in sorted(notebooks) if d not in ordered]
 
-    table = nodes.table(classes=["course-status"])
-    group = nodes.tgroup(cols=len(headers))
-    table += group
-    for width in (30, 12, 10, 20, 12, 16):
-        group += nodes.colspec(colwidth=width)
-    head_row = nodes.row()
-    for header in headers:
-        head_row += _cell(header)
-    group += nodes.thead("", head_row)
-    body = nodes.tbody()
-    group += body
+    table, body = _empty_table("course-status", headers, (30, 12, 10, 20, 12, 16))
 
     for docname in ordered:
         try:
@@ -433,12 +440,7 @@ class exercise_index(nodes.General, nodes.Element):
 class ExerciseIndexDirective(CourseStatusDirective):
     """``{exercise-index}``: every exercise of the book by chapter, kind and time."""
 
-    def run(self) -> list[nodes.Node]:
-        for _docname, path in _notebook_docs(self.env):
-            self.env.note_dependency(str(path))
-        node = exercise_index()
-        self.set_source_info(node)
-        return [node]
+    placeholder = exercise_index
 
 
 def _build_exercise_table(app: Sphinx, fromdocname: str) -> nodes.table:
@@ -446,17 +448,7 @@ def _build_exercise_table(app: Sphinx, fromdocname: str) -> nodes.table:
     headers = ["Chapter", "Exercise", "Kind", "Time (min)", "Self-check"]
     notebooks = dict(_notebook_docs(env))
     ordered = [d for d in _toc_order(env, app.config.root_doc) if d in notebooks]
-    table = nodes.table(classes=["exercise-index"])
-    group = nodes.tgroup(cols=len(headers))
-    table += group
-    for width in (22, 40, 12, 10, 16):
-        group += nodes.colspec(colwidth=width)
-    head_row = nodes.row()
-    for header in headers:
-        head_row += _cell(header)
-    group += nodes.thead("", head_row)
-    body = nodes.tbody()
-    group += body
+    table, body = _empty_table("exercise-index", headers, (22, 40, 12, 10, 16))
     for docname in ordered:
         title = env.titles.get(docname)
         chapter = title.astext() if title is not None else docname
