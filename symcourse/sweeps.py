@@ -144,12 +144,15 @@ def loss_and_grad(theta, Xa, y, *, input_scale=None, unit_scale=None, need_loss=
     S, K, A = theta.shape
     N = Xa.shape[0]
     ws = workspace or Workspace(S, K, N, A, theta.dtype)
-    inputs = Xa if input_scale is None else Xa * input_scale
+    if input_scale is not None:  # each seed sees its own inputs, stored input-major: (A, S, N)
+        inputs = Xa.T.unsqueeze(1) * input_scale.permute(2, 0, 1)
     for k in range(K):
         if input_scale is None:
             torch.mm(theta[:, k], Xa.T, out=ws.z[k])
         else:
-            torch.bmm(inputs, theta[:, k].unsqueeze(-1), out=ws.z[k].unsqueeze(-1))
+            torch.mul(inputs[0], theta[:, k, :1], out=ws.z[k])
+            for a in range(1, A):
+                ws.z[k].addcmul_(inputs[a], theta[:, k, a:a + 1])
         if unit_scale is not None:
             ws.z[k].mul_(unit_scale[:, k])
     ws.out.copy_(ws.z[0])
@@ -173,7 +176,7 @@ def loss_and_grad(theta, Xa, y, *, input_scale=None, unit_scale=None, need_loss=
         if input_scale is None:
             torch.mm(ws.per_unit[k], Xa, out=ws.grad[:, k])
         else:
-            ws.grad[:, k] = (ws.per_unit[k].unsqueeze(1) @ inputs).squeeze(1)
+            torch.bmm(inputs.transpose(0, 1), ws.per_unit[k].unsqueeze(-1), out=ws.grad[:, k].unsqueeze(-1))
     loss = ws.residual.square().mean(dim=1) if need_loss else None
     return loss, ws.grad
 
