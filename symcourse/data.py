@@ -78,3 +78,37 @@ def stall_task(n_points: int = 1000, seed: int = 0, dtype: torch.dtype = torch.f
     Introduced in chapter 1 (the stall).
     """
     return max_affine_task(STALL_WEIGHTS, STALL_BIASES, n_points=n_points, seed=seed, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class ClassificationTask:
+    """Inputs ``X`` (N, 2) and integer class labels ``labels`` (N,). Introduced in chapter 2."""
+
+    X: torch.Tensor
+    labels: torch.Tensor
+    n_classes: int
+    seed: int
+
+
+def spiral_task(n_points: int = 600, n_classes: int = 3, noise: float = 0.15, seed: int = 0,
+                dtype: torch.dtype = torch.float32) -> ClassificationTask:
+    """Interleaved noisy spiral arms in the plane, one arm per class, for softmax classifiers.
+
+    ``n_points`` is split as evenly as possible between the arms; ``noise`` is the standard
+    deviation of the Gaussian jitter added to each point. Introduced in chapter 2.
+    """
+    _checks.positive("n_points", n_points, integer=True)
+    _checks.positive("n_classes", n_classes, integer=True)
+    _checks.positive("noise", noise, allow_zero=True)
+    if n_classes < 2 or n_points < n_classes:
+        raise ValueError(f"need n_classes >= 2 and n_points >= n_classes, got {n_points} points "
+                         f"and {n_classes} classes")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n_points) % n_classes
+    radius = torch.rand(n_points, generator=generator, dtype=torch.float64)
+    angle = 4.0 * radius + 2 * torch.pi * labels / n_classes
+    X = radius[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1)
+    X = X + noise * radius[:, None] * torch.randn(n_points, 2, generator=generator, dtype=torch.float64)
+    return ClassificationTask(X=X.to(dtype), labels=labels, n_classes=n_classes, seed=seed)

@@ -146,3 +146,49 @@ def rate_bars(summaries: dict, *, ax=None, xlabel: str = "stall rate", title: st
     ax.set_xticks(np.linspace(0, 1, 6))
     ax.set(xlim=(0, 1.22), xlabel=xlabel, title=title)
     return ax
+
+
+def symmetry_field(kind: str, *, ax=None, extent: float = 2.0, arrows: int = 15, title: str | None = None):
+    """Negative gradient field of :func:`symcourse.symmetry.toy_loss` for one kind of symmetry.
+
+    Arrows show the direction of steepest descent (all drawn at one length). Dashed grey curves
+    are the symmetry's orbits (lines along (1, 1), rays from the origin, hyperbolas a b = c);
+    solid grey curves are the family the gradient is tangent to (lines a + b = c, circles,
+    hyperbolas a^2 - b^2 = c). Introduced in chapter 2.
+    """
+    from .symmetry import toy_loss  # computation below presentation
+
+    _checks.choice("kind", kind, ("translation", "scale", "rescale"))
+    _checks.positive("extent", extent)
+    _checks.positive("arrows", arrows, integer=True)
+    ax = _axes(ax, (3.3, 3.2))
+    low = 0.15 if kind == "rescale" else -extent
+    g = torch.linspace(low, extent, arrows, dtype=torch.float64)
+    a, b = torch.meshgrid(g, g, indexing="xy")
+    a, b = a.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    keep = (a ** 2 + b ** 2).detach() > 0.05
+    da, db = torch.autograd.grad(toy_loss(kind)(a, b).sum(), (a, b))
+    length = torch.sqrt(da ** 2 + db ** 2).clamp(min=1e-12)
+    u, v = (-da / length * keep).numpy(), (-db / length * keep).numpy()
+    ax.quiver(a.detach().numpy(), b.detach().numpy(), u, v, color=PALETTE["blue"], angles="xy",
+              scale=arrows * 1.1, width=0.006)
+    t = np.linspace(low, extent, 200)
+    A, B = np.meshgrid(t, t)
+    grey = dict(colors="0.45", linewidths=0.8)
+    if kind == "translation":
+        ax.contour(A, B, A - B, levels=9, linestyles="--", **grey)
+        ax.contour(A, B, A + B, levels=9, linestyles="-", **grey)
+    elif kind == "scale":
+        for phi in np.linspace(0, np.pi, 7)[:-1]:
+            ax.plot(3 * extent * np.array([-np.cos(phi), np.cos(phi)]),
+                    3 * extent * np.array([-np.sin(phi), np.sin(phi)]), "--", color="0.45", lw=0.8)
+        ax.contour(A, B, np.hypot(A, B), levels=np.linspace(0.4, extent, 5), linestyles="-", **grey)
+    else:
+        ax.contour(A, B, A * B, levels=np.linspace(0.25, extent ** 2, 8), linestyles="--", **grey)
+        ax.contour(A, B, A ** 2 - B ** 2, levels=np.linspace(-3, 3, 9), linestyles="-", **grey)
+    names = {"translation": ("logit a", "logit b"), "scale": ("weight a", "weight b"),
+             "rescale": ("incoming weight a", "outgoing weight b")}
+    ax.set(xlim=(low, extent), ylim=(low, extent), aspect="equal", xlabel=names[kind][0],
+           ylabel=names[kind][1], title=title or kind)
+    ax.grid(False)
+    return ax

@@ -1,0 +1,104 @@
+"""Self-checks for chapter 2 (symmetry and the geometry of the gradient)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .. import symmetry
+from ..data import spiral_task
+from . import Wrong, as_float, as_tensor, scalar, self_check
+
+#: The set-up of exercise ``symmetry-weight-decay``: seed, widths, weight decay, neuron.
+DECAY_SEED, DECAY_WIDTHS, DECAY_LAMBDA, DECAY_NEURON = 0, (2, 8, 3), 0.01, 3
+
+
+def decay_setup():
+    """The untrained network, parameters, loss (with weight decay) and rescale group of
+    exercise ``symmetry-weight-decay``. Introduced in chapter 2."""
+    with torch.random.fork_rng():
+        torch.manual_seed(DECAY_SEED)
+        net = nn.Sequential(nn.Linear(*DECAY_WIDTHS[:2]), nn.ReLU(),
+                            nn.Linear(*DECAY_WIDTHS[1:])).double()
+    task = spiral_task(dtype=torch.float64)
+    loss = symmetry.loss_function(net, task.X, task.labels, weight_decay=DECAY_LAMBDA)
+    return net, symmetry.parameters(net), loss, symmetry.rescale_groups(net)[DECAY_NEURON]
+
+
+@self_check("symmetry-scale-factor")
+def _scale_factor(answer):
+    value = as_float(answer, "the factor by which the gradient is multiplied")
+    if math.isclose(value, 2.0) or math.isclose(value, 4.0):
+        raise Wrong("the loss takes the same values along the ray, but they are spread over a "
+                    "longer stretch of parameter space; differentiate L(alpha theta) = L(theta)")
+    if math.isclose(value, 1.0):
+        raise Wrong("the loss is unchanged, its gradient is not: apply the chain rule to "
+                    "L(alpha theta) = L(theta) and compare both sides")
+    if not math.isclose(value, 0.5, rel_tol=1e-9):
+        raise Wrong("differentiate both sides of L(alpha theta) = L(theta) with respect to theta")
+    return "the gradient is homogeneous of degree -1: twice the weights, half the gradient."
+
+
+@self_check("symmetry-rescale-hessian")
+def _rescale_hessian(answer):
+    value = as_tensor(answer, (2,), "the vector H (a, -b)")
+    a = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    ga, gb = torch.autograd.grad(symmetry.toy_loss("rescale")(a, b), (a, b), create_graph=True)
+    xi = (a.detach(), -b.detach())
+    expected = torch.stack(torch.autograd.grad(ga * xi[0] + gb * xi[1], (a, b)))
+    if torch.allclose(value, torch.zeros(2, dtype=torch.float64)):
+        raise Wrong("the Hessian does not annihilate the rescale generator, because the generator "
+                    "changes from point to point; differentiate the gradient constraint")
+    if torch.allclose(value, -expected, atol=1e-9):
+        raise Wrong("check the sign: differentiate <grad L(theta), xi(theta)> = 0 and move the "
+                    "term with the derivative of xi to the other side")
+    if not torch.allclose(value, expected, atol=1e-9):
+        raise Wrong("write down the 2x2 Hessian of (ab - 1)^2 / 2 at (2, 1) and multiply it by "
+                    "the generator (a, -b), or use the identity from the rescale proposition")
+    return "H xi = -(dL/da, -dL/db): the Hessian sees the symmetry only through the gradient."
+
+
+@self_check("symmetry-weight-decay")
+def _weight_decay(answer):
+    value = as_float(answer, "the inner product <grad L, xi>")
+    _, params, loss, group = decay_setup()
+    expected = symmetry.gradient_constraint(group, loss, params).residual
+    if abs(value) < 1e-9 * abs(expected):
+        raise Wrong("that would hold without weight decay; here the loss includes "
+                    "(lambda/2)|theta|^2, whose gradient is not orthogonal to the generator")
+    if math.isclose(value, -expected, rel_tol=1e-6):
+        raise Wrong("check the sign: the outgoing weights enter the generator with a minus sign")
+    if not math.isclose(value, expected, rel_tol=1e-6):
+        raise Wrong("use symcourse.exercises.symmetry.decay_setup() for the network, parameters, "
+                    "loss and group, and compute the inner product of the gradient with the generator")
+    return f"<grad L, xi> = {value:.6f}, exactly lambda (|theta_in|^2 - |theta_out|^2)."
+
+
+@self_check("symmetry-eps-exponent")
+def _eps_exponent(answer):
+    value = as_float(answer, "the exponent p in residual ~ eps^p")
+    if abs(value - 0.5) < 0.1:
+        raise Wrong("eps enters under a square root, but expand sqrt(var + eps) for small eps "
+                    "before deciding; fit log(residual) against log(eps)")
+    if abs(value - 1.0) > 0.05:
+        raise Wrong("measure the residual of the gradient constraint for several eps spaced by "
+                    "factors of 10 and fit the slope of log(residual) against log(eps)")
+    return "first order: the symmetry is broken by an amount proportional to eps."
+
+
+@self_check("symmetry-count")
+def _count(answer):
+    answer = scalar(answer)
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        raise Wrong(f"expected a whole number of symmetry groups, got {answer!r}")
+    net = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+    rescale = len(symmetry.rescale_groups(net))
+    expected = rescale + len(symmetry.translation_groups(net))
+    if answer == rescale:
+        raise Wrong("you counted the hidden neurons; the softmax head has symmetries of its own")
+    if answer != expected:
+        raise Wrong("count one rescale group per hidden neuron, and for the softmax head one "
+                    "translation per input column of the last layer plus one for its bias")
+    return f"{expected} one-parameter symmetry groups."

@@ -1,0 +1,462 @@
+"""Symmetries of a network's loss and the constraints they put on its gradient and Hessian.
+
+Mathematics layer: imports only torch and the bottom modules. Parameters are handled as a
+dictionary ``{name: tensor}`` with the names of ``model.named_parameters()``, so that a loss can
+be evaluated at any point with :func:`torch.func.functional_call`.
+
+A continuous symmetry is described by a :class:`Symmetry`: its kind and, for every parameter
+tensor, a tensor of *signs* of the same shape (0 outside the group). The three kinds act as
+
+* translation: ``theta + alpha * signs`` (generator ``signs``);
+* scale:       ``theta * alpha ** signs`` with signs in {0, 1} (generator ``signs * theta``);
+* rescale:     ``theta * alpha ** signs`` with +1 on incoming and -1 on outgoing weights
+  (generator ``signs * theta``).
+
+Differentiating ``L(action(theta, alpha)) = L(theta)`` at ``alpha = 0`` (or 1) gives
+``<grad L, xi> = 0``; differentiating that identity once more gives ``H xi = -J^T grad L``, where
+``J`` is the Jacobian of the generator ``xi``: zero for translation, ``diag(signs)`` otherwise.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from . import _checks
+
+Params = dict[str, torch.Tensor]
+
+KINDS = ("translation", "scale", "rescale")
+#: Activations with ``f(a x) = a f(x)`` for ``a > 0``: they let a hidden neuron be rescaled.
+HOMOGENEOUS = (nn.ReLU, nn.LeakyReLU, nn.Identity)
+#: Element-wise activations: they commute with a permutation of the hidden neurons.
+ELEMENTWISE = HOMOGENEOUS + (nn.Tanh, nn.Sigmoid, nn.GELU, nn.Softplus, nn.ELU, nn.SiLU)
+#: Normalisations that divide out a common scale of their inputs (see :func:`scale_groups`).
+NORMALISATIONS = (nn.LayerNorm, nn.BatchNorm1d)
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """One continuous symmetry of the loss: a kind, a label and per-parameter signs.
+
+    Introduced in chapter 2.
+    """
+
+    kind: str
+    label: str
+    signs: Params
+
+    def size(self) -> int:
+        """How many parameters the group acts on."""
+        return sum(int(torch.count_nonzero(s)) for s in self.signs.values())
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A checked identity: the ``residual`` (0 when it holds) and a ``size`` to compare it with.
+
+    Introduced in chapter 2.
+    """
+
+    residual: float
+    size: float
+
+    @property
+    def relative(self) -> float:
+        """``|residual| / size`` (or ``|residual|`` when the size is zero)."""
+        return abs(self.residual) / self.size if self.size > 0 else abs(self.residual)
+
+
+# ---------------------------------------------------------------------------------------------
+# parameters and input checks
+# ---------------------------------------------------------------------------------------------
+
+def parameters(model: nn.Module) -> Params:
+    """Detached copies of a model's parameters, keyed by ``named_parameters()`` names. Chapter 2."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+def _params(name: str, params) -> Params:
+    if not isinstance(params, dict) or not params:
+        raise TypeError(f"{name} must be a non-empty dict {{parameter name: tensor}}, "
+                        f"got {type(params).__name__}")
+    for key, value in params.items():
+        _checks.tensor(f"{name}[{key!r}]", value)
+    return params
+
+
+def _symmetry(sym, params: Params | None = None, kinds=KINDS) -> Symmetry:
+    if not isinstance(sym, Symmetry):
+        raise TypeError(f"sym must be a Symmetry (from translation_groups, scale_groups or "
+                        f"rescale_groups), got {type(sym).__name__}")
+    _checks.choice("symmetry kind", sym.kind, kinds)
+    if params is not None:
+        for key, s in sym.signs.items():
+            if key not in params or params[key].shape != s.shape:
+                raise ValueError(f"the symmetry {sym.label!r} acts on parameter {key!r} of shape "
+                                 f"{tuple(s.shape)}, which these parameters do not have")
+    return sym
+
+
+def _sequential(model) -> nn.Sequential:
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"model must be a torch.nn.Sequential, got {type(model).__name__}")
+    return model
+
+
+def _signs(model: nn.Module) -> Params:
+    return {name: torch.zeros_like(p, dtype=p.dtype) for name, p in model.named_parameters()}
+
+
+def _linear_pairs(model: nn.Sequential, allowed: tuple, what: str) -> list[tuple[int, int]]:
+    """Indices (i, j) of consecutive Linear layers, checking every module in between."""
+    linear = []
+    for i, module in enumerate(model):
+        if isinstance(module, nn.Linear):
+            linear.append(i)
+        elif not isinstance(module, allowed):
+            names = ", ".join(t.__name__ for t in allowed)
+            raise ValueError(f"{what} needs nn.Linear layers separated by {names}; layer {i} is "
+                             f"{type(module).__name__}, which does not allow it")
+    return list(zip(linear, linear[1:]))
+
+
+# ---------------------------------------------------------------------------------------------
+# the groups
+# ---------------------------------------------------------------------------------------------
+
+def translation_groups(model: nn.Sequential) -> list[Symmetry]:
+    """Translation symmetries of a softmax classifier whose last layer is an ``nn.Linear``.
+
+    Adding the same number to every logit leaves the softmax unchanged. So for each input ``j`` of
+    the last layer, adding ``alpha`` to the whole column ``W[:, j]`` is a symmetry, and so is adding
+    ``alpha`` to every entry of the bias. Introduced in chapter 2.
+    """
+    model = _sequential(model)
+    if len(model) == 0 or not isinstance(model[-1], nn.Linear):
+        last = type(model[-1]).__name__ if len(model) else "nothing"
+        raise ValueError(f"translation groups need an nn.Linear producing the logits as the last "
+                         f"layer, got {last}")
+    index = len(model) - 1
+    layer = model[index]
+    groups = []
+    for j in range(layer.in_features):
+        signs = _signs(model)
+        signs[f"{index}.weight"][:, j] = 1
+        groups.append(Symmetry("translation", f"column {j} of layer {index}", signs))
+    if layer.bias is not None:
+        signs = _signs(model)
+        signs[f"{index}.bias"][:] = 1
+        groups.append(Symmetry("translation", f"bias of layer {index}", signs))
+    return groups
+
+
+def scale_groups(model: nn.Sequential) -> list[Symmetry]:
+    """Scale symmetries of the ``nn.Linear`` layers that feed a normalisation directly.
+
+    ``nn.LayerNorm`` over the layer's outputs divides out a common factor of all of them: the whole
+    weight matrix and bias form one group. ``nn.BatchNorm1d`` (in training mode) normalises each
+    output over the batch: each output's weight row and bias entry form a group. The symmetry is
+    exact only with ``eps = 0``. Introduced in chapter 2.
+    """
+    model = _sequential(model)
+    groups = []
+    for i, (layer, norm) in enumerate(zip(model, list(model)[1:])):
+        if not (isinstance(layer, nn.Linear) and isinstance(norm, NORMALISATIONS)):
+            continue
+        if isinstance(norm, nn.LayerNorm) and tuple(norm.normalized_shape) != (layer.out_features,):
+            raise ValueError(f"layer {i + 1} normalises shape {tuple(norm.normalized_shape)}, not the "
+                             f"{layer.out_features} outputs of layer {i}")
+        rows = [slice(None)] if isinstance(norm, nn.LayerNorm) else range(layer.out_features)
+        for row in rows:
+            signs = _signs(model)
+            signs[f"{i}.weight"][row] = 1
+            if layer.bias is not None:
+                signs[f"{i}.bias"][row] = 1
+            what = "all rows" if isinstance(row, slice) else f"row {row}"
+            groups.append(Symmetry("scale", f"{what} of layer {i} (before {type(norm).__name__})",
+                                   signs))
+    if not groups:
+        raise ValueError("no nn.Linear layer is directly followed by nn.LayerNorm or "
+                         "nn.BatchNorm1d, so there is no scale symmetry to find")
+    return groups
+
+
+def rescale_groups(model: nn.Sequential) -> list[Symmetry]:
+    """One rescale symmetry per hidden neuron of a network of ``nn.Linear`` layers separated by
+    positively homogeneous activations (``nn.ReLU``, ``nn.LeakyReLU``, ``nn.Identity``).
+
+    Neuron ``k`` of layer ``l`` has incoming parameters (row ``k`` of the weight and bias entry ``k``,
+    signs +1) and outgoing ones (column ``k`` of the next layer's weight, signs -1). Any other
+    module raises a ValueError that names it. Introduced in chapter 2.
+    """
+    model = _sequential(model)
+    pairs = _linear_pairs(model, HOMOGENEOUS, "rescale symmetry")
+    groups = []
+    for i, j in pairs:
+        for k in range(model[i].out_features):
+            signs = _signs(model)
+            signs[f"{i}.weight"][k] = 1
+            if model[i].bias is not None:
+                signs[f"{i}.bias"][k] = 1
+            signs[f"{j}.weight"][:, k] = -1
+            groups.append(Symmetry("rescale", f"neuron {k} after layer {i}", signs))
+    if not groups:
+        raise ValueError("the model has fewer than two nn.Linear layers, so no hidden neurons")
+    return groups
+
+
+# ---------------------------------------------------------------------------------------------
+# the group actions and their generators
+# ---------------------------------------------------------------------------------------------
+
+def _act(params, sym, alpha, kind: str) -> Params:
+    params = _params("params", params)
+    _symmetry(sym, params, kinds=(kind,) if kind == "translation" else ("scale", "rescale"))
+    if kind != "translation":
+        _checks.positive("alpha", alpha)
+    elif isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
+    out = {}
+    for key, theta in params.items():
+        s = sym.signs.get(key)
+        if s is None:
+            out[key] = theta.detach().clone()
+        elif kind == "translation":
+            out[key] = theta.detach() + alpha * s.to(theta.dtype)
+        else:
+            out[key] = theta.detach() * torch.pow(torch.as_tensor(float(alpha), dtype=theta.dtype),
+                                                  s.to(theta.dtype))
+    return out
+
+
+def translate(params: Params, sym: Symmetry, alpha: float) -> Params:
+    """A copy of ``params`` with ``alpha`` added along a translation group. Chapter 2."""
+    return _act(params, sym, alpha, "translation")
+
+
+def scale(params: Params, sym: Symmetry, alpha: float) -> Params:
+    """A copy of ``params`` with a scale group multiplied by ``alpha > 0``. Chapter 2."""
+    if isinstance(sym, Symmetry) and sym.kind != "scale":
+        raise ValueError(f"scale() needs a scale symmetry, got a {sym.kind} one")
+    return _act(params, sym, alpha, "scale")
+
+
+def rescale(params: Params, sym: Symmetry, alpha: float) -> Params:
+    """A copy of ``params`` with a neuron's incoming weights multiplied by ``alpha > 0`` and its
+    outgoing weights divided by it. Chapter 2."""
+    if isinstance(sym, Symmetry) and sym.kind != "rescale":
+        raise ValueError(f"rescale() needs a rescale symmetry, got a {sym.kind} one")
+    return _act(params, sym, alpha, "rescale")
+
+
+def generator(sym: Symmetry, params: Params) -> Params:
+    """The symmetry's generator (infinitesimal direction) at ``params``: ``signs`` for translation,
+    ``signs * theta`` for scale and rescale. Introduced in chapter 2."""
+    params = _params("params", params)
+    _symmetry(sym, params)
+    out = {}
+    for key, theta in params.items():
+        s = sym.signs.get(key, torch.zeros_like(theta)).to(theta.dtype)
+        out[key] = s if sym.kind == "translation" else s * theta.detach()
+    return out
+
+
+def permute(params: Params, model: nn.Sequential, layer: int, perm) -> Params:
+    """A copy of ``params`` with the outputs of the ``nn.Linear`` at index ``layer`` reordered by
+    ``perm`` (rows of its weight and bias) and the next ``nn.Linear``'s columns reordered to match.
+
+    Valid when only element-wise activations sit between the two layers. Introduced in chapter 2.
+    """
+    params = _params("params", params)
+    model = _sequential(model)
+    pairs = dict(_linear_pairs(model, ELEMENTWISE, "permuting hidden neurons"))
+    if isinstance(layer, bool) or not isinstance(layer, int) or layer not in pairs:
+        raise ValueError(f"layer must be the index of an nn.Linear followed by another one; "
+                         f"choose one of {sorted(pairs)}, got {layer!r}")
+    width = model[layer].out_features
+    perm = torch.as_tensor(perm)
+    if perm.dtype in (torch.float16, torch.float32, torch.float64) or perm.shape != (width,) or \
+            not torch.equal(perm.sort().values, torch.arange(width)):
+        raise ValueError(f"perm must be a permutation of 0..{width - 1}, got {perm.tolist()}")
+    out = {key: theta.detach().clone() for key, theta in params.items()}
+    out[f"{layer}.weight"] = out[f"{layer}.weight"][perm]
+    if f"{layer}.bias" in out:
+        out[f"{layer}.bias"] = out[f"{layer}.bias"][perm]
+    nxt = pairs[layer]
+    out[f"{nxt}.weight"] = out[f"{nxt}.weight"][:, perm]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# losses, gradients, Hessian-vector products
+# ---------------------------------------------------------------------------------------------
+
+def loss_function(model: nn.Module, X: torch.Tensor, target: torch.Tensor,
+                  criterion: Callable = nn.functional.cross_entropy,
+                  weight_decay: float = 0.0) -> Callable[[Params], torch.Tensor]:
+    """The map ``params -> criterion(model(X; params), target) + weight_decay/2 * |params|^2``.
+
+    Introduced in chapter 2.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _checks.tensor("X", X, ndim=2)
+    if not isinstance(target, torch.Tensor) or target.shape[0] != X.shape[0]:
+        raise ValueError(f"target must be a tensor with one entry per row of X ({X.shape[0]})")
+    if not callable(criterion):
+        raise TypeError(f"criterion must be callable, got {type(criterion).__name__}")
+    _checks.positive("weight_decay", weight_decay, allow_zero=True)
+
+    def loss(params: Params) -> torch.Tensor:
+        value = criterion(functional_call(model, params, (X,)), target)
+        if weight_decay:
+            value = value + 0.5 * weight_decay * sum((p ** 2).sum() for p in params.values())
+        return value
+
+    return loss
+
+
+def _leaves(params: Params) -> Params:
+    return {key: theta.detach().clone().requires_grad_(True) for key, theta in params.items()}
+
+
+def gradient(loss: Callable, params: Params) -> Params:
+    """The gradient of ``loss`` at ``params``, by autograd. Introduced in chapter 2."""
+    if not callable(loss):
+        raise TypeError(f"loss must be callable (see loss_function), got {type(loss).__name__}")
+    leaves = _leaves(_params("params", params))
+    grads = torch.autograd.grad(loss(leaves), list(leaves.values()), allow_unused=True)
+    return {key: torch.zeros_like(leaves[key]) if g is None else g.detach()
+            for key, g in zip(leaves, grads)}
+
+
+def hvp(loss: Callable, params: Params, vector: Params) -> Params:
+    """The Hessian of ``loss`` at ``params`` times ``vector``, by double backward. Chapter 2."""
+    if not callable(loss):
+        raise TypeError(f"loss must be callable (see loss_function), got {type(loss).__name__}")
+    leaves = _leaves(_params("params", params))
+    vector = _params("vector", vector)
+    if vector.keys() != leaves.keys() or any(vector[k].shape != leaves[k].shape for k in leaves):
+        raise ValueError("vector must have the same parameter names and shapes as params")
+    grads = torch.autograd.grad(loss(leaves), list(leaves.values()), create_graph=True,
+                                allow_unused=True)
+    total = sum((g * vector[k].to(g.dtype)).sum() for k, g in zip(leaves, grads) if g is not None)
+    if not isinstance(total, torch.Tensor) or not total.requires_grad:
+        return {key: torch.zeros_like(theta) for key, theta in leaves.items()}
+    out = torch.autograd.grad(total, list(leaves.values()), allow_unused=True)
+    return {key: torch.zeros_like(leaves[key]) if h is None else h.detach()
+            for key, h in zip(leaves, out)}
+
+
+def dot(a: Params, b: Params) -> float:
+    """The inner product of two parameter dictionaries. Introduced in chapter 2."""
+    a, b = _params("a", a), _params("b", b)
+    if a.keys() != b.keys():
+        raise ValueError("a and b must have the same parameter names")
+    return float(sum((a[k].double() * b[k].double()).sum() for k in a))
+
+
+def norm(a: Params) -> float:
+    """The Euclidean norm of a parameter dictionary. Introduced in chapter 2."""
+    return dot(a, a) ** 0.5
+
+
+def _combine(a: Params, b: Params, beta: float) -> Params:
+    return {k: a[k] + beta * b[k] for k in a}
+
+
+# ---------------------------------------------------------------------------------------------
+# the constraints
+# ---------------------------------------------------------------------------------------------
+
+def gradient_constraint(sym: Symmetry, loss: Callable, params: Params) -> Constraint:
+    """Check ``<grad L, xi> = 0`` for the generator ``xi`` of ``sym`` at ``params``.
+
+    Translation: the gradient sums to zero over the group. Scale: ``<grad L, theta> = 0`` on the
+    group. Rescale: ``<grad L_in, theta_in> - <grad L_out, theta_out> = 0``. The size is
+    ``|grad L| |xi|``, so ``relative`` is the cosine of the angle between them. Chapter 2.
+    """
+    xi = generator(sym, params)
+    g = gradient(loss, params)
+    restricted = {k: g[k] * (sym.signs[k] != 0) for k in g}
+    return Constraint(dot(g, xi), norm(restricted) * norm(xi))
+
+
+def hessian_constraint(sym: Symmetry, loss: Callable, params: Params) -> Constraint:
+    """Check ``H xi = -J^T grad L``, the derivative of the gradient constraint.
+
+    Translation: ``H xi = 0``. Scale: ``H theta_A = -grad_A L`` (and zero in the other rows).
+    Rescale: ``H (theta_in, -theta_out) = -(grad_in L, -grad_out L)``. The residual is the norm of
+    ``H xi + J^T grad L``; the size adds the norms of the two terms and of ``H r`` for a fixed random
+    direction ``r`` on the group with ``|r| = |xi|`` (a yardstick for a generic direction).
+    Introduced in chapter 2.
+    """
+    xi = generator(sym, params)
+    g = gradient(loss, params)
+    if sym.kind == "translation":
+        jtg = {k: torch.zeros_like(v) for k, v in g.items()}
+    else:
+        jtg = {k: sym.signs[k].to(v.dtype) * v for k, v in g.items()}
+    h_xi = hvp(loss, params, xi)
+    rng = torch.Generator().manual_seed(0)
+    r = {k: torch.randn(v.shape, generator=rng, dtype=v.dtype) * (sym.signs[k] != 0)
+         for k, v in params.items()}
+    r = {k: v * (norm(xi) / max(norm(r), 1e-300)) for k, v in r.items()}
+    size = norm(h_xi) + norm(jtg) + norm(hvp(loss, params, r))
+    return Constraint(norm(_combine(h_xi, jtg, 1.0)), size)
+
+
+def weight_decay_prediction(sym: Symmetry, params: Params, weight_decay: float) -> float:
+    """What weight decay adds to ``<grad L, xi>``: ``weight_decay * <theta, xi>``.
+
+    Translation: ``lambda * sum(theta_group)``; scale: ``lambda |theta_A|^2``; rescale:
+    ``lambda (|theta_in|^2 - |theta_out|^2)``. Introduced in chapter 2.
+    """
+    _checks.positive("weight_decay", weight_decay, allow_zero=True)
+    return weight_decay * dot(_params("params", params), generator(sym, params))
+
+
+def permutation_constraint(loss: Callable, params: Params, model: nn.Sequential, layer: int,
+                           perm) -> Constraint:
+    """Check that the gradient is equivariant: ``grad L(P theta) = P grad L(theta)``.
+
+    The size is ``|grad L(theta)|``. Introduced in chapter 2.
+    """
+    moved = permute(params, model, layer, perm)
+    expected = permute(gradient(loss, params), model, layer, perm)
+    got = gradient(loss, moved)
+    return Constraint(norm(_combine(got, expected, -1.0)), norm(expected))
+
+
+def loss_change(loss: Callable, params: Params, moved: Params) -> Constraint:
+    """``L(moved) - L(params)``, with ``|L(params)|`` as the size. Introduced in chapter 2."""
+    if not callable(loss):
+        raise TypeError(f"loss must be callable (see loss_function), got {type(loss).__name__}")
+    before = float(loss(_params("params", params)))
+    after = float(loss(_params("moved", moved)))
+    return Constraint(after - before, abs(before))
+
+
+# ---------------------------------------------------------------------------------------------
+# two-parameter pictures
+# ---------------------------------------------------------------------------------------------
+
+def toy_loss(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """A loss of two parameters ``(a, b)`` with one symmetry, for the chapter's vector fields.
+
+    ``"translation"``: cross-entropy of class 0 with logits ``(a, b)``, invariant under
+    ``(a + c, b + c)``. ``"scale"``: a function of the angle of ``(a, b)`` only. ``"rescale"``:
+    ``(a b - 1)^2 / 2``, invariant under ``(alpha a, b / alpha)``. Introduced in chapter 2.
+    """
+    _checks.choice("kind", kind, KINDS)
+    if kind == "translation":
+        return lambda a, b: nn.functional.softplus(b - a)
+    if kind == "scale":
+        return lambda a, b: 0.5 * (a / torch.sqrt(a ** 2 + b ** 2) - 0.6) ** 2
+    return lambda a, b: 0.5 * (a * b - 1.0) ** 2
