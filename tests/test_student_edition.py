@@ -100,10 +100,13 @@ def _labels(nb) -> list[str]:
 def _solution_lines(nb) -> list[str]:
     """Distinctive lines of every solution: code of solution cells and prose of solution blocks."""
     lines = []
+    shared_code = {ln.strip() for cell in nb["cells"] if cell["cell_type"] == "code"
+                   and se.SOLUTION_TAG not in (cell.get("metadata", {}).get("tags") or [])
+                   for ln in _src(cell).splitlines()}  # lines the chapter itself also runs
     for cell in nb["cells"]:
         if se.SOLUTION_TAG in (cell.get("metadata", {}).get("tags") or []):
             lines += [ln.strip() for ln in _src(cell).splitlines() if len(ln.strip()) >= 12
-                      and "check(" not in ln]
+                      and "check(" not in ln and ln.strip() not in shared_code]
         elif cell["cell_type"] == "markdown":
             kept, _ = se._strip_markdown(_src(cell), False)
             lines += [ln.strip() for ln in _src(cell).splitlines()
