@@ -20,10 +20,15 @@ def test_exercises_are_read_with_kind_time_and_self_checks():
              ("markdown", "```{solution-start} ex-a\n:class: dropdown\n```"),
              ("code", 'x = 1\ncheck("id-a", x)'),
              ("markdown", "```{solution-end}\n```\n\n```{exercise} [derive · 5 min] Why\n:label: ex-b\n```"),
-             ("code", 'check("not-a-solution", 0)'))
+             ("code", 'check("not-a-solution", 0)'),
+             ("markdown", "```{exercise} [check · 5 min] Same cell\n:label: ex-c\n```\n\n"
+                          "```{solution-start} ex-c\n:class: dropdown\n```"),
+             ("code", 'check("id-c", 1)'),
+             ("markdown", "```{solution-end}\n```"))
     found = coursetools.notebook_exercises(nb)
     assert [(e["label"], e["kind"], e["minutes"], e["title"], e["checks"]) for e in found] == [
-        ("ex-a", "code", 15, "Dead on arrival", ["id-a"]), ("ex-b", "derive", 5, "Why", [])]
+        ("ex-a", "code", 15, "Dead on arrival", ["id-a"]), ("ex-b", "derive", 5, "Why", []),
+        ("ex-c", "check", 5, "Same cell", ["id-c"])]
 
 
 @pytest.mark.parametrize("title", ["Untagged title", "[homework · 5 min] Unknown kind", "[code] No time"])

@@ -391,7 +391,7 @@ def drop_unused_thebe_scripts(
 EXERCISE_KINDS = ("check", "derive", "code", "investigate")
 _EXERCISE = re.compile(r"\{exercise\}\s*(?P<title>[^\n]*)\n(?:[^\n]*\n)*?:label:\s*(?P<label>\S+)")
 _HEADING = re.compile(r"\[(?P<kind>\w+)\s*·\s*(?P<minutes>\d+)\s*min\]\s*(?P<title>.+)")
-_SOLUTION_START = re.compile(r"\{solution-start\}\s*(\S+)")
+_SOLUTION_GATE = re.compile(r"\{solution-(?P<edge>start|end)\}[ \t]*(?P<label>\S*)")
 _CHECK_CALL = re.compile(r"""check\(\s*["']([^"']+)["']""")
 
 
@@ -423,11 +423,8 @@ def notebook_exercises(nb: dict[str, Any]) -> list[dict[str, Any]]:
                          "checks": []}
                 found.append(entry)
                 by_label[entry["label"]] = entry
-            started = _SOLUTION_START.findall(text)
-            if started:
-                current = by_label.get(started[-1])
-            if "{solution-end}" in text:
-                current = None
+            for gate in _SOLUTION_GATE.finditer(text):  # in order: a cell may end one and start the next
+                current = by_label.get(gate.group("label")) if gate.group("edge") == "start" else None
         elif current is not None:
             current["checks"] += [c for c in _CHECK_CALL.findall(text) if c not in current["checks"]]
     return found
