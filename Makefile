@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: env book test execute student bench clean
+.PHONY: env chromium book test execute student bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ book: env
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "Book built: open $(CURDIR)/_build/html/index.html"
 
-test: env
+# tests/test_browser.py opens every built page in Debian's Chromium (driven by Playwright,
+# which never downloads a browser here). Installed when missing: needs root on Debian/Ubuntu.
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: env chromium
 	$(BIN)/python -m pytest
 
 execute: env

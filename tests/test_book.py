@@ -4,42 +4,18 @@ from __future__ import annotations
 
 import html.parser
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from bookbuild import ROOT, build, built_html, summary
+
 MATHJAX = "_static/mathjax/es5/tex-chtml-full.js"
 MATHJAX_FONT = "_static/mathjax/es5/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff"
 WIDGET_MANAGER = "_static/html-manager/embed.js"
 CDN_MARKERS = ("cdn.jsdelivr", "cdnjs", "unpkg")
-
-
-def jupyter_book() -> str:
-    local = Path(sys.executable).with_name("jupyter-book")
-    found = str(local) if local.exists() else shutil.which("jupyter-book")
-    assert found, "jupyter-book is not installed (pip install -e '.[test]')"
-    return found
-
-
-def build(source: Path, output: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [jupyter_book(), "build", str(source), "--warningiserror", "--nitpick",
-         "--keep-going", "--path-output", str(output)],
-        capture_output=True, text=True, timeout=900,
-    )
-
-
-def summary(result: subprocess.CompletedProcess) -> str:
-    """The warnings and errors of a build, then the end of its output."""
-    report = result.stdout + result.stderr
-    flagged = [line for line in report.splitlines()
-               if "WARNING" in line or "ERROR" in line or "check failed" in line]
-    return "\n".join(flagged[:60]) + "\n...\n" + report[-2000:]
 
 
 def toc_files(toc_path: Path) -> list[str]:
@@ -104,17 +80,8 @@ def cdn_problems(html_dir: Path) -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def book_build(tmp_path_factory):
-    output = tmp_path_factory.mktemp("book")
-    result = build(ROOT, output)
-    return result, output / "_build" / "html"
-
-
-def built_html(book_build) -> Path:
-    result, html_dir = book_build
-    assert result.returncode == 0, "the book did not build: see test_book_builds_strictly"
-    return html_dir
+# The strict build of the real book (`book_build`) is a session fixture in tests/conftest.py,
+# shared with tests/test_browser.py so the book is built only once.
 
 
 def test_book_builds_strictly(book_build):

@@ -12,15 +12,6 @@ from torch import nn
 from symcourse import data, models
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Single-threaded torch: deterministic and fast even on a busy two-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def reference_stall_target(X: torch.Tensor) -> torch.Tensor:
     x, y = X[:, 0], X[:, 1]
     return torch.maximum(x + 2 * y, 3 * x + y)

@@ -27,15 +27,6 @@ import symcourse  # noqa: E402
 from symcourse import data, exercises, models, plots, session, stall, stats, sweeps, widgets  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Single-threaded torch: deterministic and fast even on a busy two-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(autouse=True)
 def close_figures():
     with matplotlib.rc_context():

@@ -14,15 +14,6 @@ from torch import nn
 from symcourse import data, models, stall, stats
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Single-threaded torch: deterministic and fast even on a busy two-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # --------------------------------------------------------------------------------------------
 # stats
 # --------------------------------------------------------------------------------------------

@@ -16,15 +16,6 @@ SEEDS = list(range(12))
 FEW_SEEDS = [0, 5, 11]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Single-threaded torch: deterministic and fast even on a busy two-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def task():
     return data.stall_task(n_points=128, seed=3)

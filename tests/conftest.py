@@ -1,0 +1,49 @@
+"""Fixtures shared by the tests in this folder.
+
+(The repository-root ``conftest.py`` wires the image checks into nbval; this one only
+holds what several test modules here need.)
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bookbuild import ROOT, build
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Single-threaded torch: deterministic, and fast even on a busy two-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def book_build(tmp_path_factory):
+    """The real book, built strictly once per session into a temporary folder.
+
+    Returns ``(completed_process, html_dir)``; used by test_book.py and test_browser.py.
+    """
+    output = tmp_path_factory.mktemp("book")
+    result = build(ROOT, output)
+    return result, output / "_build" / "html"
+
+
+#: Lines the browser test wants a person to see (screenshot folder, sizes, timing),
+#: printed in the terminal summary even when the test passes.
+_BROWSER_REPORT: list[str] = []
+
+
+@pytest.fixture
+def browser_report() -> list[str]:
+    return _BROWSER_REPORT
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _BROWSER_REPORT:
+        terminalreporter.section("browser check")
+        for line in _BROWSER_REPORT:
+            terminalreporter.write_line(line)
