@@ -192,3 +192,64 @@ def symmetry_field(kind: str, *, ax=None, extent: float = 2.0, arrows: int = 15,
            ylabel=names[kind][1], title=title or kind)
     ax.grid(False)
     return ax
+
+
+def flow_portrait(trajectories, quantity, *, extent=(-2.0, 2.0, -2.0, 2.0), ax=None, title=None,
+                  xlabel: str = "$\\theta_1$", ylabel: str = "$\\theta_2$", solutions=None):
+    """Trajectories of a two-parameter flow over the level sets of a conserved ``quantity``.
+
+    ``trajectories`` is a list of (T, 2) tensors; ``quantity`` maps a (..., 2) tensor to (...)
+    values, whose level sets are drawn as thin grey curves; ``solutions``, if given, is a
+    function of the same kind whose zero set (e.g. the minima) is drawn dashed. Introduced in chapter 3.
+    """
+    if not callable(quantity):
+        raise TypeError("quantity must be a function of a (..., 2) tensor")
+    if not isinstance(trajectories, (list, tuple)) or not trajectories:
+        raise ValueError("trajectories must be a non-empty list of (T, 2) tensors")
+    for k, tr in enumerate(trajectories):
+        _checks.tensor(f"trajectories[{k}]", tr, shape=(None, 2))
+    x0, x1, y0, y1 = extent
+    if not (x0 < x1 and y0 < y1):
+        raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with min < max, got {extent!r}")
+    ax = _axes(ax)
+    gx, gy = torch.meshgrid(torch.linspace(x0, x1, 201, dtype=torch.float64),
+                            torch.linspace(y0, y1, 201, dtype=torch.float64), indexing="xy")
+    grid = torch.stack([gx, gy], dim=-1)
+    ax.contour(gx.numpy(), gy.numpy(), quantity(grid).numpy(), levels=15, colors="0.75", linewidths=0.7)
+    if solutions is not None:
+        ax.contour(gx.numpy(), gy.numpy(), solutions(grid).numpy(), levels=[0.0], colors="k",
+                   linewidths=1.0, linestyles="--")
+    for k, tr in enumerate(trajectories):
+        colour = UNIT_COLOURS[k % len(UNIT_COLOURS)]
+        ax.plot(tr[:, 0].numpy(), tr[:, 1].numpy(), color=colour, lw=1.8)
+        ax.plot(tr[0, 0].item(), tr[0, 1].item(), "o", color=colour, ms=4)
+        ax.plot(tr[-1, 0].item(), tr[-1, 1].item(), "s", color=colour, ms=4)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def drift_and_loss(times: torch.Tensor, loss: torch.Tensor, drifts: dict, *, axes=None, title=None):
+    """Two panels against time: the loss (log scale) and the relative drift of conserved
+    quantities (log scale; ``drifts`` maps a label to a (T,) tensor). Introduced in chapter 3."""
+    _checks.tensor("times", times, ndim=1)
+    _checks.tensor("loss", loss, shape=(times.shape[0],))
+    if not isinstance(drifts, dict) or not drifts:
+        raise ValueError("drifts must be a non-empty dict of label -> (T,) tensor")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(7.5, 3.0), layout="constrained")
+    axes[0].semilogy(times.numpy(), loss.numpy(), color=PALETTE["black"])
+    axes[0].set(xlabel="time t (gradient-flow units)", ylabel="loss")
+    for k, (label, d) in enumerate(drifts.items()):
+        _checks.tensor(f"drifts[{label!r}]", d, shape=(times.shape[0],))
+        axes[1].semilogy(times.numpy(), d.clamp_min(1e-17).numpy(), label=label,
+                         color=UNIT_COLOURS[k % len(UNIT_COLOURS)])
+    axes[1].set(xlabel="time t (gradient-flow units)", ylabel="relative drift |Q(t) − Q(0)|")
+    axes[1].legend()
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes

@@ -1,0 +1,95 @@
+"""Self-checks for chapter 3 (conservation laws under gradient flow)."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..conservation import gradient_descent
+from . import Wrong, as_float, scalar, self_check
+
+#: Exercise data, shared with the notebook and the tests.
+NEURON_IN = (3.0, -1.0, 2.0)  # incoming weights and bias of one ReLU neuron
+NEURON_OUT = (2.0, 1.0)  # its outgoing weights (two outputs)
+GD_START, GD_LR, GD_STEPS = (1.5, 0.2), 0.1, 100
+SPEED_PRODUCT, SPEED_IMBALANCE, SPEED_LOSS = 0.1, 3.0, 1e-6
+
+
+def rescale_value() -> float:
+    """The conserved ``|θ_in|² − |θ_out|²`` of the exercise's neuron."""
+    return sum(w * w for w in NEURON_IN) - sum(w * w for w in NEURON_OUT)
+
+
+def gd_imbalance_change() -> float:
+    """Change of ``u² − v²`` after gradient descent on ``½(uv − 1)²`` from :data:`GD_START`."""
+    run = gradient_descent(lambda th: 0.5 * (th[0] * th[1] - 1) ** 2,
+                           torch.tensor(GD_START, dtype=torch.float64), GD_LR, GD_STEPS)
+    q = run.theta[:, 0] ** 2 - run.theta[:, 1] ** 2
+    return float(q[-1] - q[0])
+
+
+def time_to_loss(product: float, imbalance: float, loss: float) -> float:
+    """Gradient-flow time for ``½(uv − 1)²`` to fall to ``loss`` from ``uv = product < 1`` with
+    ``u² − v² = imbalance``. With ``p = uv``, ``dp/dt = (1 − p)·sqrt(imbalance² + 4p²)``;
+    substituting ``p = 1 − e^{−s}`` gives ``t = ∫ ds / sqrt(imbalance² + 4p²)``, done by Simpson's rule."""
+    s0, s1 = -math.log(1 - product), -math.log(math.sqrt(2 * loss))
+    s = torch.linspace(s0, s1, 20001, dtype=torch.float64)
+    p = 1 - torch.exp(-s)
+    f = 1 / torch.sqrt(imbalance ** 2 + 4 * p ** 2)
+    h = (s1 - s0) / 20000
+    return float(h / 3 * (f[0] + f[-1] + 4 * f[1:-1:2].sum() + 2 * f[2:-1:2].sum()))
+
+
+@self_check("conservation-rescale-value")
+def _rescale_value(answer):
+    value = as_float(answer, "the conserved value of the neuron")
+    target = rescale_value()
+    total = sum(w * w for w in NEURON_IN) + sum(w * w for w in NEURON_OUT)
+    if math.isclose(value, total, rel_tol=1e-9):
+        raise Wrong("the two squared norms are subtracted, not added")
+    if math.isclose(value, -target, rel_tol=1e-9):
+        raise Wrong("check the sign: incoming minus outgoing")
+    if not math.isclose(value, target, rel_tol=1e-9, abs_tol=1e-12):
+        raise Wrong("use squared Euclidean norms, and count the bias among the incoming weights")
+    return f"{value:g}: it stays at this value for the whole of gradient flow."
+
+
+@self_check("conservation-linear-count")
+def _linear_count(answer):
+    answer = scalar(answer)
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        raise Wrong(f"expected a whole number of conservation laws, got {type(answer).__name__} {answer!r}")
+    if answer == 16:
+        raise Wrong("that is what the gradient fields alone suggest; brackets add directions")
+    if answer != 10:
+        raise Wrong("count the independent entries of the symmetric r × r matrix UᵀU − VᵀV")
+    return "10 = r(r+1)/2 for r = 4: the entries of the symmetric matrix UᵀU − VᵀV, and no more."
+
+
+@self_check("conservation-gd-drift")
+def _gd_drift(answer):
+    value = as_float(answer, "the change of u² − v²")
+    target = gd_imbalance_change()
+    if value == 0:
+        raise Wrong("gradient *descent* takes finite steps; run it and measure the change")
+    if math.isclose(value, -target, rel_tol=1e-6):
+        raise Wrong("check the sign: final value minus initial value")
+    if not math.isclose(value, target, rel_tol=1e-6):
+        raise Wrong(f"run {GD_STEPS} steps of plain gradient descent with learning rate {GD_LR} "
+                    f"from (u, v) = {GD_START} on ½(uv − 1)², in float64")
+    return f"u² − v² moved by {value:.6f}: finite steps break the conservation law."
+
+
+@self_check("conservation-speed")
+def _speed(answer):
+    value = as_float(answer, "a time")
+    target = time_to_loss(SPEED_PRODUCT, SPEED_IMBALANCE, SPEED_LOSS)
+    balanced = time_to_loss(SPEED_PRODUCT, 0.0, SPEED_LOSS)
+    if value <= 0:
+        raise Wrong("a time to reach a lower loss is positive")
+    if math.isclose(value, balanced, rel_tol=1e-2):
+        raise Wrong("that is the time of the balanced start (u = v); use the imbalance asked for")
+    if not math.isclose(value, target, rel_tol=2e-3):
+        raise Wrong("start on uv = 0.1 with u² − v² = 3, integrate gradient flow accurately and find "
+                    "when ½(uv − 1)² first falls below 1e-6")
+    return f"t ≈ {value:.3f}, against {balanced:.3f} from the balanced start with the same loss."
