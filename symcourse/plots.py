@@ -253,3 +253,54 @@ def drift_and_loss(times: torch.Tensor, loss: torch.Tensor, drifts: dict, *, axe
     if title:
         axes[0].figure.suptitle(title)
     return axes
+
+
+def discrete_vs_flows(discrete: torch.Tensor, flow: torch.Tensor, modified: torch.Tensor, *,
+                      loss=None, extent=None, ax=None, xlabel: str = "$\\theta_1$",
+                      ylabel: str = "$\\theta_2$", title: str | None = None):
+    """Discrete iterates as black dots, gradient flow as a blue line and the modified flow as a
+    red line in a parameter plane, over grey level curves of ``loss`` if given (a function of a
+    (..., 2) tensor). Each trajectory is (T, 2). Introduced in chapter 4."""
+    for name, path in (("discrete", discrete), ("flow", flow), ("modified", modified)):
+        _checks.tensor(name, path, shape=(None, 2))
+    ax = _axes(ax)
+    if loss is not None:
+        pts = torch.cat([discrete, flow, modified])
+        lo, hi = pts.min(dim=0).values, pts.max(dim=0).values
+        pad = 0.15 * (hi - lo).clamp_min(1e-3)
+        x0, x1, y0, y1 = extent or (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
+        gx, gy = torch.meshgrid(torch.linspace(float(x0), float(x1), 121, dtype=torch.float64),
+                                torch.linspace(float(y0), float(y1), 121, dtype=torch.float64), indexing="xy")
+        ax.contour(gx.numpy(), gy.numpy(), loss(torch.stack([gx, gy], dim=-1)).numpy(), levels=12,
+                   colors="0.75", linewidths=0.7)
+    ax.plot(flow[:, 0].numpy(), flow[:, 1].numpy(), color=PALETTE["blue"], lw=2, label="gradient flow")
+    ax.plot(modified[:, 0].numpy(), modified[:, 1].numpy(), color=PALETTE["red"], lw=2,
+            label="modified flow")
+    ax.plot(discrete[:, 0].numpy(), discrete[:, 1].numpy(), "o", color=PALETTE["black"], ms=3.5,
+            label="discrete steps")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def error_order_plot(orders: dict, *, ax=None, title: str | None = None):
+    """Log-log plot of discretisation errors against the learning rate: for each label in
+    ``orders`` (label -> :class:`symcourse.dynamics.ErrorOrders`), the error against gradient flow
+    (circles, solid) and against the modified flow (squares, dashed), with the fitted slopes in
+    the legend. Introduced in chapter 4."""
+    if not isinstance(orders, dict) or not orders:
+        raise ValueError("orders must be a non-empty dict of label -> ErrorOrders")
+    ax = _axes(ax, figsize=(5.2, 3.6))
+    for k, (label, r) in enumerate(orders.items()):
+        colour = UNIT_COLOURS[k % len(UNIT_COLOURS)]
+        ax.loglog(r.lrs.numpy(), r.error_flow.numpy(), "o-", color=colour,
+                  label=f"{label}, vs flow (slope {r.slope_flow:.2f})")
+        ax.loglog(r.lrs.numpy(), r.error_modified.numpy(), "s--", color=colour,
+                  label=f"{label}, vs modified (slope {r.slope_modified:.2f})")
+    ax.set(xlabel="learning rate η", ylabel="error |θ_discrete(T) − θ_flow(T)|")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax

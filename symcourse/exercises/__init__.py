@@ -99,3 +99,4 @@ def as_tensor(answer, shape: tuple, what: str) -> torch.Tensor:
 from . import stall  # noqa: E402,F401  (registers chapter 1's checks)
 from . import symmetry  # noqa: E402,F401  (registers chapter 2's checks)
 from . import conservation  # noqa: E402,F401  (registers chapter 3's checks)
+from . import dynamics  # noqa: E402,F401  (registers chapter 4's checks)

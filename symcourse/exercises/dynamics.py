@@ -1,0 +1,81 @@
+"""Self-checks for chapter 4 (modified dynamics: weight decay, momentum, noise, discretisation)."""
+from __future__ import annotations
+
+import math
+
+from . import Wrong, as_float, scalar, self_check
+
+#: Exercise data, shared with the notebook and the tests.
+COEF_LR, COEF_BETA = 0.1, 0.5  # learning rate and momentum of the coefficient exercise
+DECAY_RATE, DECAY_START, DECAY_TIME = 0.01, 2.0, 100.0  # weight decay, S(0), time
+NOISE_IN, NOISE_CLASSES = 2, 4  # softmax classifier of the noise exercise
+ORDER_LOW, ORDER_HIGH = 1.7, 2.3  # accepted measured order against the modified flow
+
+
+def coefficient() -> float:
+    """``lr(1 + β)/(4(1 − β)²)`` for the exercise's learning rate and momentum."""
+    return COEF_LR * (1 + COEF_BETA) / (4 * (1 - COEF_BETA) ** 2)
+
+
+def decayed_sum() -> float:
+    """``S(T) = S(0)·exp(−λT)`` for the exercise's numbers."""
+    return DECAY_START * math.exp(-DECAY_RATE * DECAY_TIME)
+
+
+@self_check("dynamics-coefficient")
+def _coefficient(answer):
+    value = as_float(answer, "the coefficient of |∇L|²")
+    target = coefficient()
+    if math.isclose(value, COEF_LR / 4, rel_tol=1e-9):
+        raise Wrong("that is the coefficient without momentum; β enters the expansion twice")
+    if math.isclose(value, target / (1 - COEF_BETA), rel_tol=1e-9) or \
+            math.isclose(value, target * (1 - COEF_BETA), rel_tol=1e-9):
+        raise Wrong("close: count the factors of (1 − β) again — keep the overall 1/(1 − β) "
+                    "outside the bracket")
+    if not math.isclose(value, target, rel_tol=1e-9):
+        raise Wrong("expand both differences θ_{k+1} − θ_k and θ_k − θ_{k−1} to second order "
+                    "in the learning rate and use θ'' ≈ H∇L/(1 − β)²")
+    return f"{value:g}: the correction grows quickly as β approaches 1."
+
+
+@self_check("dynamics-decay")
+def _decay(answer):
+    value = as_float(answer, "the sum S at the final time")
+    target = decayed_sum()
+    if math.isclose(value, DECAY_START, rel_tol=1e-9):
+        raise Wrong("without weight decay S would be conserved, but the decay term acts on it")
+    if math.isclose(value, DECAY_START * math.exp(-2 * DECAY_RATE * DECAY_TIME), rel_tol=1e-6):
+        raise Wrong("check the factor in the exponent: differentiate (λ/2)|θ|² carefully")
+    if not math.isclose(value, target, rel_tol=1e-6):
+        raise Wrong("write down dS/dt: the loss contributes nothing along a symmetry, so only "
+                    "the decay term remains; solve the linear equation")
+    return f"{value:.4f}: an exponential decay that no data can stop."
+
+
+@self_check("dynamics-modified-order")
+def _modified_order(answer):
+    value = as_float(answer, "the fitted log-log slope")
+    if 0.8 < value < 1.2:
+        raise Wrong("that is the order against plain gradient flow; measure against the modified flow")
+    if value < 0:
+        raise Wrong("the error should shrink as the learning rate shrinks; check the sign of log x")
+    if not ORDER_LOW < value < ORDER_HIGH:
+        raise Wrong("use several learning rates with T/η a whole number and small enough to be "
+                    "in the asymptotic regime (β·η small), then fit log error against log η")
+    return f"slope {value:.2f}: the modified flow is accurate to second order."
+
+
+@self_check("dynamics-noise-count")
+def _noise_count(answer):
+    answer = scalar(answer)
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        raise Wrong(f"expected a whole number of directions, got {type(answer).__name__} {answer!r}")
+    target = NOISE_IN + 1
+    if answer == 1:
+        raise Wrong("the bias is one such direction, but the weights have more")
+    if answer == NOISE_IN * NOISE_CLASSES or answer == NOISE_CLASSES:
+        raise Wrong("a symmetry direction adds the same amount to every class")
+    if answer != target:
+        raise Wrong("count the independent ways of shifting every logit by the same amount for "
+                    "every input")
+    return f"{answer}: one per input feature plus one for the bias."
