@@ -128,6 +128,36 @@ def consistent_velocity(loss_fn: Callable, theta0: torch.Tensor, lr: float,
     return -lr * modified_gradient(loss_fn, theta0, lr, momentum)
 
 
+@dataclass(frozen=True)
+class FlowComparison:
+    """Heavy-ball iterates next to the two continuous models, at the same times. Chapter 4."""
+
+    times: torch.Tensor  # (T,)
+    discrete: torch.Tensor  # (T, P) the iterates
+    flow: torch.Tensor  # (T, P) gradient flow of L_λ/(1 − β)
+    modified: torch.Tensor  # (T, P) the modified flow
+    dev_flow: float  # largest distance of the iterates to ``flow``
+    dev_modified: float  # largest distance of the iterates to ``modified``
+
+
+def compare_with_flows(loss_fn: Callable, theta0: torch.Tensor, lr: float, steps: int, *,
+                       momentum: float = 0.0, weight_decay: float = 0.0) -> FlowComparison:
+    """Run heavy ball with weight decay from a consistent start and integrate, at the same times,
+    gradient flow and the modified flow of ``L_λ = L + (λ/2)|θ|²``. Introduced in chapter 4
+    (its explorer draws the result)."""
+    _callable("loss_fn", loss_fn)
+    _checks.positive("weight_decay", weight_decay, allow_zero=True)
+    decayed = lambda theta: loss_fn(theta) + 0.5 * weight_decay * (theta * theta).sum()  # noqa: E731
+    start = _flat_theta(theta0)
+    velocity = consistent_velocity(decayed, start, lr, momentum)
+    run = heavy_ball(decayed, start, lr, steps, momentum=momentum, velocity0=velocity)
+    flow = gradient_flow(flow_loss(decayed, momentum), start, run.times).theta
+    modified = gradient_flow(modified_loss(decayed, lr, momentum), start, run.times).theta
+    return FlowComparison(times=run.times, discrete=run.theta, flow=flow, modified=modified,
+                          dev_flow=(run.theta - flow).norm(dim=1).max().item(),
+                          dev_modified=(run.theta - modified).norm(dim=1).max().item())
+
+
 # --------------------------------------------------------------------------------------------
 # measured error orders
 # --------------------------------------------------------------------------------------------

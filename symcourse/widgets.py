@@ -10,7 +10,8 @@ import torch
 
 from . import _checks
 from .data import stall_task
-from .plots import loss_curves, win_regions
+from .dynamics import compare_with_flows
+from .plots import discrete_vs_flows, loss_curves, win_regions
 from .stall import is_stalled, win_fractions
 from .sweeps import train_sweep
 
@@ -57,37 +58,31 @@ def _in_ipython() -> bool:
     return get_ipython() is not None
 
 
-class StallExplorer:
-    """Sliders for seed, learning rate, bias and training step over :func:`stall_explorer_figure`.
-
-    ``controls`` maps names to the widgets, ``info`` is what the figure currently shows, and
-    ``widget`` is what to display. Chapter 1.
+class Explorer:
+    """Sliders over a figure function ``draw(**values) -> (figure, info)``: the widget redraws
+    whenever a control changes. ``controls`` maps names to the widgets, ``info`` is what the
+    figure currently shows, ``widget`` is what to display, and ``draw`` alone (called with the
+    defaults) is the static fallback the built book shows. Chapter 1.
     """
 
-    def __init__(self, seed: int = 0, lr: float = 0.02, bias: bool = True, step: int = EXPLORER_STEPS):
-        self.controls = {
-            "seed": widgets.IntSlider(value=seed, min=0, max=99, description="seed"),
-            "lr": widgets.FloatLogSlider(value=lr, base=10, min=-4, max=-0.5, step=0.25, description="lr"),
-            "bias": widgets.Checkbox(value=bias, description="bias"),
-            "step": widgets.IntSlider(value=step, min=0, max=EXPLORER_STEPS, step=EXPLORER_RECORD_EVERY,
-                                      description="step", continuous_update=False),
-        }
+    def __init__(self, draw, controls: dict, rows: list[list[str]]):
+        self.draw, self.controls = draw, controls
         self.output = widgets.Output()
         self.info: dict = {}
         for control in self.controls.values():
             control.observe(self._redraw, names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.controls["seed"], self.controls["lr"]]),
-                                    widgets.HBox([self.controls["step"], self.controls["bias"]]), self.output])
+        self.widget = widgets.VBox([widgets.HBox([self.controls[name] for name in row]) for row in rows]
+                                   + [self.output])
         self._redraw()
 
     def _redraw(self, _change=None):
         values = {name: control.value for name, control in self.controls.items()}
-        fig, self.info = stall_explorer_figure(**values)
-        with self.output:
-            self.output.clear_output(wait=True)
-            if _in_ipython():
-                from IPython.display import display
+        fig, self.info = self.draw(**values)
+        if _in_ipython():  # outside a kernel there is nothing to show, and nothing to clear
+            from IPython.display import display
 
+            with self.output:
+                self.output.clear_output(wait=True)
                 display(fig)
         plt.close(fig)
 
@@ -95,3 +90,58 @@ class StallExplorer:
         from IPython.display import display
 
         display(self.widget)
+
+
+class StallExplorer(Explorer):
+    """Sliders for seed, learning rate, bias and training step over :func:`stall_explorer_figure`.
+    Chapter 1."""
+
+    def __init__(self, seed: int = 0, lr: float = 0.02, bias: bool = True, step: int = EXPLORER_STEPS):
+        controls = {
+            "seed": widgets.IntSlider(value=seed, min=0, max=99, description="seed"),
+            "lr": widgets.FloatLogSlider(value=lr, base=10, min=-4, max=-0.5, step=0.25, description="lr"),
+            "bias": widgets.Checkbox(value=bias, description="bias"),
+            "step": widgets.IntSlider(value=step, min=0, max=EXPLORER_STEPS, step=EXPLORER_RECORD_EVERY,
+                                      description="step", continuous_update=False),
+        }
+        super().__init__(stall_explorer_figure, controls, [["seed", "lr"], ["step", "bias"]])
+
+
+#: Chapter 4's explorer: the two-dimensional quadratic with a stiff and a flat direction.
+DYNAMICS_CURVATURES = (2.0, 0.2)
+DYNAMICS_START = (1.0, 2.0)
+DYNAMICS_TIME = 3.0
+
+
+def dynamics_explorer_figure(lr: float = 0.1, weight_decay: float = 0.0, momentum: float = 0.3):
+    """Heavy ball with weight decay on chapter 4's quadratic, against gradient flow and the
+    modified flow, up to time 3. Returns ``(figure, info)``; ``info`` has the largest distance of
+    the iterates to each flow. Chapter 4's explorer and its static fallback both use it.
+    """
+    _checks.positive("lr", lr)
+    curvature = torch.diag(torch.tensor(DYNAMICS_CURVATURES, dtype=torch.float64))
+    quadratic = lambda theta: 0.5 * torch.einsum("...i,ij,...j->...", theta, curvature, theta)  # noqa: E731
+    steps = max(1, round(DYNAMICS_TIME / lr))
+    run = compare_with_flows(quadratic, torch.tensor(DYNAMICS_START, dtype=torch.float64), lr, steps,
+                             momentum=momentum, weight_decay=weight_decay)
+    ax = discrete_vs_flows(run.discrete, run.flow, run.modified, loss=quadratic,
+                           title=f"lr {lr:g}, weight decay {weight_decay:g}, momentum {momentum:g}")
+    info = {"lr": lr, "weight_decay": weight_decay, "momentum": momentum, "steps": steps,
+            "dev_flow": run.dev_flow, "dev_modified": run.dev_modified}
+    return ax.figure, info
+
+
+class DynamicsExplorer(Explorer):
+    """Sliders for learning rate, weight decay and momentum over :func:`dynamics_explorer_figure`.
+    Chapter 4."""
+
+    def __init__(self, lr: float = 0.1, weight_decay: float = 0.0, momentum: float = 0.3):
+        controls = {
+            "lr": widgets.FloatLogSlider(value=lr, base=10, min=-1.7, max=-0.8, step=0.1, description="lr",
+                                         continuous_update=False),
+            "weight_decay": widgets.FloatSlider(value=weight_decay, min=0.0, max=0.5, step=0.05,
+                                                description="decay", continuous_update=False),
+            "momentum": widgets.FloatSlider(value=momentum, min=0.0, max=0.6, step=0.05,
+                                            description="momentum", continuous_update=False),
+        }
+        super().__init__(dynamics_explorer_figure, controls, [["lr"], ["weight_decay", "momentum"]])

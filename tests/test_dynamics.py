@@ -291,3 +291,39 @@ def test_self_checks_accept_reject_and_explain(exercise, right, wrongs, bad_type
     fb = exercises.check(exercise, bad_type)
     assert fb.status == "incorrect" and "expected" in fb.message
     assert exercises.check(exercise, ...).status == "unsolved"
+
+
+# --- the chapter 4 explorer and the comparison it draws -------------------------------------
+
+def test_compare_with_flows_matches_its_parts_and_folds_in_weight_decay():
+    A = torch.diag(torch.tensor([1.5, 0.3], dtype=torch.float64))
+    quad = lambda th: 0.5 * th @ A @ th  # noqa: E731
+    start = torch.tensor([0.5, -1.0], dtype=torch.float64)
+    run = dyn.compare_with_flows(quad, start, 0.05, 20, momentum=0.2, weight_decay=0.1)
+    decayed = lambda th: quad(th) + 0.05 * (th * th).sum()  # noqa: E731
+    v0 = dyn.consistent_velocity(decayed, start, 0.05, 0.2)
+    steps = dyn.heavy_ball(decayed, start, 0.05, 20, momentum=0.2, velocity0=v0)
+    assert torch.allclose(run.discrete, steps.theta, rtol=0, atol=1e-14)
+    assert run.discrete.shape == run.flow.shape == run.modified.shape == (21, 2)
+    assert run.dev_modified < run.dev_flow  # the modified flow is the closer model
+    with pytest.raises(ValueError, match="weight_decay"):
+        dyn.compare_with_flows(quad, start, 0.05, 20, weight_decay=-1.0)
+
+
+def test_dynamics_explorer_redraws_with_the_comparison_of_its_sliders():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from symcourse.widgets import DynamicsExplorer, dynamics_explorer_figure
+
+    explorer = DynamicsExplorer()
+    before = dict(explorer.info)
+    explorer.controls["momentum"].value = 0.0
+    explorer.controls["weight_decay"].value = 0.2
+    assert explorer.info != before
+    assert explorer.info["momentum"] == 0.0 and explorer.info["weight_decay"] == pytest.approx(0.2)
+    fig, expected = dynamics_explorer_figure(lr=explorer.info["lr"], weight_decay=0.2, momentum=0.0)
+    assert explorer.info["dev_modified"] == pytest.approx(expected["dev_modified"], rel=1e-12)
+    assert fig.axes and explorer.info["dev_modified"] < explorer.info["dev_flow"]
+    with pytest.raises(ValueError, match="lr"):
+        dynamics_explorer_figure(lr=0.0)
