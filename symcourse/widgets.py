@@ -10,8 +10,9 @@ import torch
 
 from . import _checks
 from .data import stall_task
+from .conservation import gradient, gradient_flow, hyperbola_start, relative_drift, toy_examples
 from .dynamics import compare_with_flows
-from .plots import discrete_vs_flows, loss_curves, win_regions
+from .plots import UNIT_COLOURS, discrete_vs_flows, flow_portrait, loss_curves, win_regions
 from .stall import is_stalled, win_fractions
 from .sweeps import train_sweep
 
@@ -105,6 +106,53 @@ class StallExplorer(Explorer):
                                       description="step", continuous_update=False),
         }
         super().__init__(stall_explorer_figure, controls, [["seed", "lr"], ["step", "bias"]])
+
+
+#: Chapter 3's explorer: gradient flow on the rescale toy ½(uv − 1)² up to this time.
+CONSERVATION_TIME = 8.0
+
+
+def conservation_explorer_figure(imbalance: float = 3.0, product: float = 0.1):
+    """Gradient flow on ``½(uv − 1)²`` from the point with ``uv = product`` and ``u² − v² =
+    imbalance``, next to the balanced start with the same ``uv``: paths over the hyperbolas
+    (the conserved quantity) and both losses over time. Returns ``(figure, info)``; ``info`` has
+    the starting gradient norms, the times to reach a loss of 1e-6 (``None`` if not reached) and
+    the drift of the conserved quantity. Chapter 3's explorer and its static fallback use it.
+    """
+    loss, quantity, _ = toy_examples()["rescale"]
+    times = torch.linspace(0.0, CONSERVATION_TIME, 161, dtype=torch.float64)
+    runs = {name: gradient_flow(loss, hyperbola_start(product, value), times)
+            for name, value in (("chosen", float(imbalance)), ("balanced", 0.0))}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.4), layout="constrained")
+    flow_portrait([run.theta for run in runs.values()], quantity, extent=(0.0, 2.2, 0.0, 2.2), ax=left,
+                  xlabel="u", ylabel="v", solutions=lambda p: p[..., 0] * p[..., 1] - 1,
+                  title=f"u² − v² = {imbalance:g} and 0, uv = {product:g}")
+    info = {"imbalance": float(imbalance), "product": float(product)}
+    for k, (name, run) in enumerate(runs.items()):  # same colours as the paths on the left
+        label = f"u² − v² = {imbalance if name == 'chosen' else 0:g}"
+        right.semilogy(times.numpy(), run.loss.clamp(min=1e-16).numpy(), color=UNIT_COLOURS[k], label=label)
+        reached = torch.nonzero(run.loss < 1e-6)
+        info[f"time_{name}"] = float(times[reached[0, 0]]) if len(reached) else None
+        info[f"gradient_{name}"] = gradient(loss, run.theta[0]).norm().item()
+        info[f"drift_{name}"] = relative_drift(quantity(run.theta), (run.theta[0] ** 2).sum())
+    right.axhline(1e-6, color="k", ls=":", lw=1)
+    right.set(xlabel="time (gradient-flow units)", ylabel="loss ½(uv − 1)²", title="same start loss")
+    right.legend(loc="upper right")
+    return fig, info
+
+
+class ConservationExplorer(Explorer):
+    """Sliders for the conserved value ``u² − v²`` and the starting product ``uv`` over
+    :func:`conservation_explorer_figure`. Chapter 3."""
+
+    def __init__(self, imbalance: float = 3.0, product: float = 0.1):
+        controls = {
+            "imbalance": widgets.FloatSlider(value=imbalance, min=-3.0, max=3.0, step=0.25,
+                                             description="u² − v²", continuous_update=False),
+            "product": widgets.FloatLogSlider(value=product, base=10, min=-2, max=-0.1, step=0.1,
+                                              description="uv", continuous_update=False),
+        }
+        super().__init__(conservation_explorer_figure, controls, [["imbalance", "product"]])
 
 
 #: Chapter 4's explorer: the two-dimensional quadratic with a stiff and a flat direction.

@@ -414,3 +414,25 @@ def test_count_helpers():
         cons.count_linear_laws(0)
     with pytest.raises(TypeError):
         cons.count_relu_laws(2, n_points=1.5)
+
+
+# --- the chapter 3 explorer ---------------------------------------------------------------------
+
+def test_conservation_explorer_follows_its_sliders_and_conserves_the_quantity():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from symcourse.widgets import ConservationExplorer, conservation_explorer_figure
+
+    explorer = ConservationExplorer()
+    before = dict(explorer.info)
+    explorer.controls["imbalance"].value = -2.0
+    assert explorer.info != before and explorer.info["imbalance"] == -2.0
+    _, expected = conservation_explorer_figure(imbalance=-2.0, product=explorer.info["product"])
+    assert explorer.info["time_chosen"] == expected["time_chosen"]
+    assert explorer.info["drift_chosen"] < 1e-8 and explorer.info["drift_balanced"] < 1e-8
+    # an unbalanced start has the larger gradient and reaches the target sooner
+    assert explorer.info["gradient_chosen"] > explorer.info["gradient_balanced"]
+    assert explorer.info["time_chosen"] < explorer.info["time_balanced"]
+    with pytest.raises(ValueError, match="product"):
+        conservation_explorer_figure(product=0.0)
