@@ -194,6 +194,16 @@ def _dropout_scale(shape, p, generator, dtype, append_ones=False):
     return scale
 
 
+def _recorded_steps(steps: int, record_every: int) -> list[int]:
+    """Steps at which a sweep records: every ``record_every``-th, and always the last."""
+    return list(range(0, steps, record_every)) + [steps]
+
+
+def _settings(task, **settings) -> dict:
+    """What a :class:`SweepResult` records of how it was produced."""
+    return dict(settings, betas=tuple(settings["betas"]), task_seed=task.seed, n_points=task.n_points)
+
+
 def _validate(task, steps, optimizer, lr, momentum, weight_decay, record_every, dropout_before, dropout_after):
     if not isinstance(task, MaxAffineTask):
         raise TypeError(f"task must be a MaxAffineTask (see symcourse.data), got {type(task).__name__}")
@@ -235,7 +245,7 @@ def train_sweep(task: MaxAffineTask, seeds=500, *, units: int = 2, bias: bool = 
         theta0 = theta0.to(dtype)
     Xa = augment(task.X.to(dtype), bias)
     y = task.y.to(dtype)
-    recorded = list(range(0, steps, record_every)) + [steps]
+    recorded = _recorded_steps(steps, record_every)
     loss = torch.empty(len(recorded), len(seeds), dtype=dtype)
     history = torch.empty(len(recorded), *theta0.shape, dtype=dtype) if record_params else None
     theta = theta0.clone()
@@ -266,10 +276,9 @@ def train_sweep(task: MaxAffineTask, seeds=500, *, units: int = 2, bias: bool = 
                 if t < steps:
                     opt.step(theta[part], grad)
     seconds = time.perf_counter() - start
-    config = dict(units=units, bias=bias, steps=steps, optimizer=optimizer, lr=lr, betas=tuple(betas), eps=eps,
-                  momentum=momentum, weight_decay=weight_decay, dropout_before=dropout_before,
-                  dropout_after=dropout_after, record_every=record_every, task_seed=task.seed,
-                  n_points=task.n_points)
+    config = _settings(task, units=units, bias=bias, steps=steps, optimizer=optimizer, lr=lr, betas=betas,
+                       eps=eps, momentum=momentum, weight_decay=weight_decay, dropout_before=dropout_before,
+                       dropout_after=dropout_after, record_every=record_every)
     return SweepResult(seeds=seeds, theta0=theta0, theta=theta, steps=torch.tensor(recorded), loss=loss,
                        history=history, config=config, seconds=seconds)
 
@@ -301,7 +310,7 @@ def train_loop(task: MaxAffineTask, seeds=1, *, units: int = 2, bias: bool = Tru
 def _loop(task, seeds, units, bias, steps, optimizer, lr, betas, eps, momentum, weight_decay, dropout_before,
           dropout_after, record_every, theta0, dtype):
     X, y = task.X.to(dtype), task.y.to(dtype)[:, None]
-    recorded = list(range(0, steps, record_every)) + [steps]
+    recorded = _recorded_steps(steps, record_every)
     record_at = set(recorded)
     losses, finals, starts = [], [], []
     start = time.perf_counter()
@@ -324,10 +333,9 @@ def _loop(task, seeds, units, bias, steps, optimizer, lr, betas, eps, momentum, 
         losses.append(trace)
         finals.append(theta_from_network(net)[0])
     seconds = time.perf_counter() - start
-    config = dict(units=units, bias=bias, steps=steps, optimizer=optimizer, lr=lr, betas=tuple(betas), eps=eps,
-                  momentum=momentum, weight_decay=weight_decay, dropout_before=dropout_before,
-                  dropout_after=dropout_after, record_every=record_every, task_seed=task.seed,
-                  n_points=task.n_points)
+    config = _settings(task, units=units, bias=bias, steps=steps, optimizer=optimizer, lr=lr, betas=betas,
+                       eps=eps, momentum=momentum, weight_decay=weight_decay, dropout_before=dropout_before,
+                       dropout_after=dropout_after, record_every=record_every)
     return SweepResult(seeds=seeds, theta0=torch.stack(starts), theta=torch.stack(finals),
                        steps=torch.tensor(recorded), loss=torch.tensor(losses, dtype=dtype).T, history=None,
                        config=config, seconds=seconds)
