@@ -82,7 +82,7 @@ def stall_task(n_points: int = 1000, seed: int = 0, dtype: torch.dtype = torch.f
 
 @dataclass(frozen=True)
 class ClassificationTask:
-    """Inputs ``X`` (N, 2) and integer class labels ``labels`` (N,). Introduced in chapter 2."""
+    """Inputs ``X`` (N, D) and integer class labels ``labels`` (N,). Introduced in chapter 2."""
 
     X: torch.Tensor
     labels: torch.Tensor
@@ -112,3 +112,28 @@ def spiral_task(n_points: int = 600, n_classes: int = 3, noise: float = 0.15, se
     X = radius[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1)
     X = X + noise * radius[:, None] * torch.randn(n_points, 2, generator=generator, dtype=torch.float64)
     return ClassificationTask(X=X.to(dtype), labels=labels, n_classes=n_classes, seed=seed)
+
+
+def mnist1d_task(n_samples: int = 5000, seed: int = 42,
+                 dtype: torch.dtype = torch.float64) -> ClassificationTask:
+    """The training split of MNIST-1D: 40-sample one-dimensional signals of the ten digits.
+
+    Generated procedurally by the ``mnist1d`` package (Greydanus, 2020) with its default settings
+    and the given ``seed`` (42 reproduces the published data set); nothing is downloaded. The
+    package splits ``n_samples`` 80/20 and this returns the 80% training part. Note that the
+    generator reseeds NumPy's and Python's global random state. Introduced in chapter 5.
+    """
+    _checks.positive("n_samples", n_samples, integer=True)
+    if n_samples < 50:
+        raise ValueError(f"n_samples must be at least 50 (5 per digit after the split), "
+                         f"got {n_samples}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    from mnist1d.data import get_dataset_args, make_dataset  # imported on use: it loads scipy
+
+    args = get_dataset_args()
+    args.num_samples, args.seed = n_samples, seed
+    data = make_dataset(args)
+    X = torch.as_tensor(data["x"], dtype=dtype)
+    labels = torch.as_tensor(data["y"], dtype=torch.long)
+    return ClassificationTask(X=X, labels=labels, n_classes=10, seed=seed)

@@ -1,4 +1,5 @@
-"""The max-of-affine-units model, in the question's PyTorch form and in a batched form for many seeds.
+"""The max-of-affine-units model, in the question's PyTorch form and in a batched form for many seeds;
+and chapter 5's classifier, built so that it has all three continuous symmetries.
 
 Batched parameters are one tensor ``theta`` of shape (S, K, D+1) when the units have a bias (the last
 column is the bias) and (S, K, D) without: S seeds, K units in the max, D inputs.
@@ -128,3 +129,32 @@ def mae(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean absolute error per seed (the question's logged ``err``): (S,). Introduced in chapter 1."""
     _checks.tensor("y", y, shape=(X.shape[0],))
     return (predict(theta, X) - y.to(theta.dtype)).abs().mean(dim=1)
+
+
+def symmetric_classifier(in_dim: int = 40, hidden: int = 64, classes: int = 10, *,
+                         seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Sequential:
+    """A classifier with all three continuous symmetries of chapter 2, one block each.
+
+    ``Linear(in_dim, hidden) → ReLU`` (a rescale group per hidden neuron), ``Linear(hidden,
+    hidden, bias=False) → BatchNorm1d → ReLU`` (a scale group per row of that weight: batch
+    normalisation divides out each row's scale) and ``Linear(hidden, classes)`` into the softmax of
+    the cross-entropy loss (a translation group per column and one for the bias). The
+    normalisation has no affine part and ``eps = 1e-300``: torch refuses ``eps = 0``, and in
+    float64 adding 1e-300 to a variance above 1e-280 changes nothing, so the scale symmetry is
+    exact. Initialised with ``torch.manual_seed(seed)``. Introduced in chapter 5.
+    """
+    for name, value in (("in_dim", in_dim), ("hidden", hidden), ("classes", classes)):
+        _checks.positive(name, value, integer=True)
+    if classes < 2:
+        raise ValueError(f"classes must be at least 2, got {classes}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden), nn.ReLU(),
+        nn.Linear(hidden, hidden, bias=False),
+        nn.BatchNorm1d(hidden, eps=1e-300, affine=False, track_running_stats=False), nn.ReLU(),
+        nn.Linear(hidden, classes),
+    ).to(dtype)

@@ -304,3 +304,82 @@ def error_order_plot(orders: dict, *, ax=None, title: str | None = None):
     if title:
         ax.set_title(title)
     return ax
+
+
+QUANTITY_LABELS = {"translation": "column sum ⟨s, θ⟩",
+                   "scale": "squared row norm |θ|²",
+                   "rescale": "|θ_in|² − |θ_out|²"}
+
+
+def theory_vs_measurement(times: torch.Tensor, measured: torch.Tensor, predicted: torch.Tensor, *,
+                          kind: str = "scale", show: int = 6, ax=None, title: str | None = None):
+    """Measured quantities of ``show`` groups as coloured lines and the theory for each as a black
+    dashed line on top (the style of Kunin et al.'s figure 5). ``measured`` and ``predicted`` are
+    (T, groups); the groups shown are those whose quantity changes most. Introduced in chapter 5.
+    """
+    _checks.tensor("times", times, ndim=1)
+    _checks.tensor("measured", measured, shape=(times.shape[0], None))
+    _checks.tensor("predicted", predicted, shape=tuple(measured.shape))
+    _checks.choice("kind", kind, tuple(QUANTITY_LABELS))
+    _checks.positive("show", show, integer=True)
+    ax = _axes(ax, figsize=(4.0, 3.2))
+    change = (measured - measured[:1]).abs().max(dim=0).values
+    chosen = torch.argsort(change, descending=True)[:show]
+    t = times.numpy()
+    for k, g in enumerate(chosen.tolist()):
+        ax.plot(t, measured[:, g].numpy(), color=UNIT_COLOURS[k % len(UNIT_COLOURS)], lw=2.2,
+                alpha=0.8, label="measured" if k == 0 else None)
+        ax.plot(t, predicted[:, g].numpy(), "--", color=PALETTE["black"], lw=1.0,
+                label="theory" if k == 0 else None)
+    ax.set(xlabel="time t = step × η", ylabel=QUANTITY_LABELS[kind])
+    ax.legend(loc="best")
+    ax.set_title(title or kind)
+    return ax
+
+
+def damping_regimes(times: torch.Tensor, measured: dict, predicted: dict, *, ax=None,
+                    title: str | None = None):
+    """The translation quantity divided by its start value under several momenta: for each label,
+    every group's measured ratio (thin coloured lines, which coincide) and the closed-form
+    oscillator (black dashed). ``measured[label]`` is (T, groups), ``predicted[label]`` (T,).
+    Introduced in chapter 5."""
+    _checks.tensor("times", times, ndim=1)
+    if not isinstance(measured, dict) or not measured or set(measured) != set(predicted):
+        raise ValueError("measured and predicted must be non-empty dicts with the same labels")
+    ax = _axes(ax, figsize=(5.6, 3.4))
+    t = times.numpy()
+    for k, label in enumerate(measured):
+        m = _checks.tensor(f"measured[{label!r}]", measured[label], shape=(times.shape[0], None))
+        p = _checks.tensor(f"predicted[{label!r}]", predicted[label], shape=(times.shape[0],))
+        ratio = m / m[:1]
+        ax.plot(t, ratio.numpy(), color=UNIT_COLOURS[k % len(UNIT_COLOURS)], lw=2.2, alpha=0.5)
+        ax.plot([], [], color=UNIT_COLOURS[k % len(UNIT_COLOURS)], lw=2.2, label=label)
+        ax.plot(t, p.numpy(), "--", color=PALETTE["black"], lw=1.0)
+    ax.plot([], [], "--", color=PALETTE["black"], lw=1.0, label="closed form")
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    ax.set(xlabel="time t = step × η", ylabel="q(t) / q(0)")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def drift_versus_lr(lrs, drifts, slope: float, *, ax=None, title: str | None = None):
+    """Log-log plot of the total drift of the rescale quantities at a fixed training time
+    against the learning rate, with a reference line of slope 1 through the smallest rate.
+    Introduced in chapter 5."""
+    lrs = torch.as_tensor(lrs, dtype=torch.float64)
+    drifts = torch.as_tensor(drifts, dtype=torch.float64)
+    if lrs.ndim != 1 or lrs.shape != drifts.shape or lrs.numel() < 2:
+        raise ValueError("lrs and drifts must be 1-D with the same length (>= 2)")
+    ax = _axes(ax, figsize=(4.0, 3.2))
+    ax.loglog(lrs.numpy(), drifts.numpy(), "o-", color=PALETTE["blue"],
+              label=f"measured (slope {slope:.2f})")
+    i = int(torch.argmin(lrs))
+    ax.loglog(lrs.numpy(), (drifts[i] * lrs / lrs[i]).numpy(), "--", color=PALETTE["black"],
+              lw=1.0, label="slope 1")
+    ax.set(xlabel="learning rate η", ylabel="RMS drift |q(T) − q(0)|")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax

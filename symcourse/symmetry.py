@@ -113,17 +113,26 @@ def _signs(model: nn.Module) -> Params:
     return {name: torch.zeros_like(p, dtype=p.dtype) for name, p in model.named_parameters()}
 
 
-def _linear_pairs(model: nn.Sequential, allowed: tuple, what: str) -> list[tuple[int, int]]:
-    """Indices (i, j) of consecutive Linear layers, checking every module in between."""
-    linear = []
+def _linear_pairs(model: nn.Sequential, allowed: tuple, what: str,
+                  skip_blocked: bool = False) -> list[tuple[int, int]]:
+    """Indices (i, j) of consecutive Linear layers, checking every module in between.
+
+    A module that is not ``allowed`` raises a ValueError naming it, or, with ``skip_blocked``,
+    only drops the pair of Linear layers it separates.
+    """
+    pairs, last, blocked = [], None, False
     for i, module in enumerate(model):
         if isinstance(module, nn.Linear):
-            linear.append(i)
+            if last is not None and not blocked:
+                pairs.append((last, i))
+            last, blocked = i, False
         elif not isinstance(module, allowed):
-            names = ", ".join(t.__name__ for t in allowed)
-            raise ValueError(f"{what} needs nn.Linear layers separated by {names}; layer {i} is "
-                             f"{type(module).__name__}, which does not allow it")
-    return list(zip(linear, linear[1:]))
+            if not skip_blocked:
+                names = ", ".join(t.__name__ for t in allowed)
+                raise ValueError(f"{what} needs nn.Linear layers separated by {names}; layer {i} "
+                                 f"is {type(module).__name__}, which does not allow it")
+            blocked = True
+    return pairs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,16 +196,17 @@ def scale_groups(model: nn.Sequential) -> list[Symmetry]:
     return groups
 
 
-def rescale_groups(model: nn.Sequential) -> list[Symmetry]:
+def rescale_groups(model: nn.Sequential, *, skip_blocked: bool = False) -> list[Symmetry]:
     """One rescale symmetry per hidden neuron of a network of ``nn.Linear`` layers separated by
     positively homogeneous activations (``nn.ReLU``, ``nn.LeakyReLU``, ``nn.Identity``).
 
     Neuron ``k`` of layer ``l`` has incoming parameters (row ``k`` of the weight and bias entry ``k``,
     signs +1) and outgoing ones (column ``k`` of the next layer's weight, signs -1). Any other
-    module raises a ValueError that names it. Introduced in chapter 2.
+    module raises a ValueError that names it; with ``skip_blocked=True`` (chapter 5) it only
+    removes the neurons of the layer it follows. Introduced in chapter 2.
     """
     model = _sequential(model)
-    pairs = _linear_pairs(model, HOMOGENEOUS, "rescale symmetry")
+    pairs = _linear_pairs(model, HOMOGENEOUS, "rescale symmetry", skip_blocked)
     groups = []
     for i, j in pairs:
         for k in range(model[i].out_features):
@@ -209,6 +219,26 @@ def rescale_groups(model: nn.Sequential) -> list[Symmetry]:
     if not groups:
         raise ValueError("the model has fewer than two nn.Linear layers, so no hidden neurons")
     return groups
+
+
+def find_groups(model: nn.Sequential) -> dict[str, list[Symmetry]]:
+    """Every translation, scale and rescale group of ``model``, by kind (kinds it lacks map to an
+    empty list). Rescale groups are looked for between every pair of ``nn.Linear`` layers joined
+    only by positively homogeneous activations. Introduced in chapter 5.
+    """
+    model = _sequential(model)
+    finders = {"translation": translation_groups, "scale": scale_groups,
+               "rescale": lambda m: rescale_groups(m, skip_blocked=True)}
+    found = {}
+    for kind, finder in finders.items():
+        try:
+            found[kind] = finder(model)
+        except ValueError:  # this kind of symmetry is absent from the model
+            found[kind] = []
+    if not any(found.values()):
+        raise ValueError("the model has no translation, scale or rescale symmetry; see chapter 2 "
+                         "for the layers that create them")
+    return found
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,12 +9,16 @@ import matplotlib.pyplot as plt
 import torch
 
 from . import _checks
-from .data import stall_task
+from .data import mnist1d_task, stall_task
 from .conservation import gradient, gradient_flow, hyperbola_start, relative_drift, toy_examples
 from .dynamics import compare_with_flows
-from .plots import UNIT_COLOURS, discrete_vs_flows, flow_portrait, loss_curves, win_regions
+from .models import symmetric_classifier
+from .plots import (UNIT_COLOURS, discrete_vs_flows, flow_portrait, loss_curves,
+                    theory_vs_measurement, win_regions)
+from .recording import train_recorded
 from .stall import is_stalled, win_fractions
 from .sweeps import train_sweep
+from .theory import KINDS, damping_regime, predictions, relative_error
 
 EXPLORER_STEPS = 4000
 EXPLORER_RECORD_EVERY = 50
@@ -193,3 +197,55 @@ class DynamicsExplorer(Explorer):
                                             description="momentum", continuous_update=False),
         }
         super().__init__(dynamics_explorer_figure, controls, [["lr"], ["weight_decay", "momentum"]])
+
+
+#: Chapter 5's explorer: a small symmetric classifier on 1,000 MNIST-1D signals, 300 SGD steps.
+BROKEN_HIDDEN, BROKEN_SAMPLES, BROKEN_STEPS = 16, 1250, 300
+
+
+@lru_cache(maxsize=1)
+def _broken_task():
+    return mnist1d_task(n_samples=BROKEN_SAMPLES)
+
+
+def broken_conservation_explorer_figure(lr: float = 0.1, weight_decay: float = 5e-3,
+                                        momentum: float = 0.9):
+    """Train chapter 5's classifier (16 hidden units, batch 100) with SGD and draw, for each
+    symmetry, the measured quantities against the continuous-time theory. Returns
+    ``(figure, info)``; ``info`` has, per kind, the damping regime and the relative errors of the
+    exact recursion and of the continuous model. Chapter 5's explorer and its static fallback
+    both use it."""
+    _checks.positive("lr", lr)
+    model = symmetric_classifier(hidden=BROKEN_HIDDEN, seed=0)
+    run = train_recorded(model, _broken_task(), lr, BROKEN_STEPS, weight_decay=weight_decay,
+                         momentum=momentum)
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.2), layout="constrained")
+    info = {"lr": lr, "weight_decay": weight_decay, "momentum": momentum}
+    for ax, kind in zip(axes, KINDS):
+        p = predictions(run, kind)
+        info[kind] = {"regime": damping_regime(kind, lr, weight_decay, momentum),
+                      "exact": relative_error(p["exact"], p["measured"]),
+                      "continuous": relative_error(p["continuous"], p["measured"])}
+        theory_vs_measurement(run.times, p["measured"], p["continuous"], kind=kind, show=4,
+                              ax=ax, title=f"{kind} (off by {info[kind]['continuous']:.0e})")
+    fig.suptitle(f"η = {lr:g}, λ = {weight_decay:g}, β = {momentum:g} "
+                 f"(translation {info['translation']['regime']})")
+    return fig, info
+
+
+class BrokenConservationExplorer(Explorer):
+    """Sliders for learning rate, weight decay and momentum over
+    :func:`broken_conservation_explorer_figure`. Chapter 5."""
+
+    def __init__(self, lr: float = 0.1, weight_decay: float = 5e-3, momentum: float = 0.9):
+        controls = {
+            "lr": widgets.FloatLogSlider(value=lr, base=10, min=-2, max=-0.5, step=0.1,
+                                         description="η", continuous_update=False),
+            "weight_decay": widgets.FloatLogSlider(value=weight_decay, base=10, min=-4, max=-1,
+                                                   step=0.1, description="λ",
+                                                   continuous_update=False),
+            "momentum": widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01,
+                                            description="β", continuous_update=False),
+        }
+        super().__init__(broken_conservation_explorer_figure, controls,
+                         [["lr", "weight_decay"], ["momentum"]])
