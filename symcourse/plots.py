@@ -312,7 +312,7 @@ QUANTITY_LABELS = {"translation": "column sum ⟨s, θ⟩",
 
 
 def theory_vs_measurement(times: torch.Tensor, measured: torch.Tensor, predicted: torch.Tensor, *,
-                          kind: str = "scale", show: int = 6, ax=None, title: str | None = None):
+                          kind: str = "scale", show: int = 5, ax=None, title: str | None = None):
     """Measured quantities of ``show`` groups as coloured lines and the theory for each as a black
     dashed line on top (the style of Kunin et al.'s figure 5). ``measured`` and ``predicted`` are
     (T, groups); the groups shown are those whose quantity changes most. Introduced in chapter 5.
@@ -379,6 +379,8 @@ def drift_versus_lr(lrs, drifts, slope: float, *, ax=None, title: str | None = N
     ax.loglog(lrs.numpy(), (drifts[i] * lrs / lrs[i]).numpy(), "--", color=PALETTE["black"],
               lw=1.0, label="slope 1")
     ax.set(xlabel="learning rate η", ylabel="RMS drift |q(T) − q(0)|")
+    ax.set_xticks(lrs.tolist(), [f"{lr:g}" for lr in lrs.tolist()])
+    ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
     ax.legend()
     if title:
         ax.set_title(title)

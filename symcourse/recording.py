@@ -37,6 +37,10 @@ class KindRecord:
     step_sq: torch.Tensor
     constraint: torch.Tensor
 
+    def total_change(self) -> torch.Tensor:
+        """Each group's change of quantity over the whole run, ``value[-1] − value[0]``."""
+        return self.value[-1] - self.value[0]
+
 
 @dataclass
 class Recording:

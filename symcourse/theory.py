@@ -116,6 +116,19 @@ def oscillator(times: torch.Tensor, mass: float, damping: float, stiffness: floa
                                 + (v0 + a * x0) / omega * torch.sin(omega * t))
 
 
+def free_decay(kind: str, times: torch.Tensor, lr: float, weight_decay: float,
+               momentum: float = 0.0) -> torch.Tensor:
+    """``q(t)/q(0)`` of the continuous model without a drive (every translation quantity):
+    ``e^{−κt}`` without momentum, the :func:`oscillator` with ``q'(0) = −κ q(0)`` with it.
+    Introduced in chapter 5."""
+    kind, lr, weight_decay, momentum = _settings(kind, lr, weight_decay, momentum)
+    times = _checks.tensor("times", times, ndim=1).to(torch.float64)
+    k = stiffness(kind, weight_decay)
+    if momentum == 0.0:
+        return torch.exp(-k * times)
+    return oscillator(times, lr * (1.0 + momentum) / 2.0, 1.0 - momentum, k, 1.0, -k)
+
+
 def damping_regime(kind: str, lr: float, weight_decay: float, momentum: float) -> str:
     """Which regime the continuous momentum model ``m q'' + (1 − β) q' + κ q = …`` is in, with
     mass ``m = η(1 + β)/2`` and stiffness ``κ`` (:func:`stiffness`). Chapter 5."""

@@ -219,7 +219,7 @@ def broken_conservation_explorer_figure(lr: float = 0.1, weight_decay: float = 5
     model = symmetric_classifier(hidden=BROKEN_HIDDEN, seed=0)
     run = train_recorded(model, _broken_task(), lr, BROKEN_STEPS, weight_decay=weight_decay,
                          momentum=momentum)
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.2), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.0), layout="constrained")
     info = {"lr": lr, "weight_decay": weight_decay, "momentum": momentum}
     for ax, kind in zip(axes, KINDS):
         p = predictions(run, kind)
