@@ -1,9 +1,10 @@
 """symcourse — the tested helper package behind the course *Symmetry in Neural-Network Training Dynamics*.
 
 Modules are named for ideas and layered bottom-up: ``data``, ``models`` and ``stats`` at the
-bottom; ``sweeps`` (the batched training engine) and ``stall`` (diagnostics) above them; ``plots``,
-``widgets`` and ``exercises`` (what a reader sees) on top. Each public function's docstring names
-the chapter that introduces it.
+bottom; the mathematics and the engines above them: ``sweeps`` (batched training) and ``stall``
+(chapter 1), ``symmetry`` (2), ``conservation`` (3), ``dynamics`` (4), ``recording`` and
+``theory`` (5); ``plots``, ``widgets`` and ``exercises`` (what a reader sees) on top. Each
+public function's docstring names the chapter that introduces it.
 """
 from .session import setup
 
