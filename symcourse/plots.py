@@ -385,3 +385,31 @@ def drift_versus_lr(lrs, drifts, slope: float, *, ax=None, title: str | None = N
     if title:
         ax.set_title(title)
     return ax
+
+
+def variant_curves(runs: dict, *, ax=None, title: str | None = None):
+    """Full-batch loss against training step for each variant (thin lines: seeds; thick:
+    their mean while every seed is finite). A run that diverged ends with a cross at its last
+    finite point. ``runs`` maps a name to a list of :class:`symcourse.teleport.MovesRun`.
+    Introduced in chapter 7."""
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs must be a non-empty dict of name -> list of MovesRun")
+    ax = _axes(ax, figsize=(5.6, 3.4))
+    for k, (name, seeds) in enumerate(runs.items()):
+        colour = UNIT_COLOURS[k % len(UNIT_COLOURS)]
+        for run in seeds:
+            steps, loss = np.array(run.steps), np.array(run.loss)
+            finite = np.isfinite(loss)
+            ax.plot(steps[finite], loss[finite], color=colour, lw=0.8, alpha=0.5)
+            if run.diverged:
+                ax.plot(steps[finite][-1:], loss[finite][-1:], "x", color=colour, ms=8, mew=2)
+        if not any(run.diverged for run in seeds):
+            mean = np.mean([run.loss for run in seeds], axis=0)
+            ax.plot(seeds[0].steps, mean, color=colour, lw=2.2, label=name)
+        else:
+            ax.plot([], [], "x", color=colour, ms=8, mew=2, label=f"{name} (diverged)")
+    ax.set(xlabel="SGD step", ylabel="training loss (full batch)")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -14,10 +14,11 @@ from .conservation import gradient, gradient_flow, hyperbola_start, relative_dri
 from .dynamics import compare_with_flows
 from .models import symmetric_classifier
 from .plots import (UNIT_COLOURS, discrete_vs_flows, flow_portrait, loss_curves,
-                    theory_vs_measurement, win_regions)
+                    theory_vs_measurement, variant_curves, win_regions)
 from .recording import train_recorded
 from .stall import is_stalled, win_fractions
 from .sweeps import train_sweep
+from .teleport import compare_variants
 from .theory import KINDS, damping_regime, predictions, relative_error
 
 EXPLORER_STEPS = 4000
@@ -249,3 +250,40 @@ class BrokenConservationExplorer(Explorer):
         }
         super().__init__(broken_conservation_explorer_figure, controls,
                          [["lr", "weight_decay"], ["momentum"]])
+
+
+#: Chapter 7's explorer: one seed, 250 SGD steps of a 12-layer MLP on 1,000 MNIST-1D signals.
+USING_STEPS = 250
+
+
+def using_symmetry_explorer_figure(spread: float = 2.0, lr: float = 0.05, every: int = 100):
+    """Train chapter 7's deep MLP from its He start, from an unbalanced point of the same orbit
+    (log-scales within ``±spread``), and from that point rebalanced every ``every`` steps, with
+    the same batches. Returns ``(figure, info)``; ``info`` has each variant's final loss (NaN
+    when it diverged). Chapter 7's explorer and its static fallback both use it."""
+    _checks.positive("spread", spread)
+    variants = {"He start": (0.0, None), "unbalanced start": (spread, None),
+                "unbalanced, rebalanced": (spread, "balance")}
+    runs = compare_variants(_broken_task(), [0], variants, lr=lr, steps=USING_STEPS,
+                            every=every, record_every=25)
+    ax = variant_curves(runs, title=f"spread ±{spread:g} in log-scale, lr {lr:g}")
+    info = {"spread": spread, "lr": lr, "every": every,
+            **{name: rs[0].loss[-1] for name, rs in runs.items()}}
+    return ax.figure, info
+
+
+class UsingSymmetryExplorer(Explorer):
+    """Sliders for the spread of the unbalanced start, the learning rate and the rebalancing
+    period over :func:`using_symmetry_explorer_figure`. Chapter 7."""
+
+    def __init__(self, spread: float = 2.0, lr: float = 0.05, every: int = 100):
+        controls = {
+            "spread": widgets.FloatSlider(value=spread, min=0.25, max=3.0, step=0.25,
+                                          description="spread", continuous_update=False),
+            "lr": widgets.FloatLogSlider(value=lr, base=10, min=-2.5, max=-1, step=0.1,
+                                         description="lr", continuous_update=False),
+            "every": widgets.IntSlider(value=every, min=25, max=400, step=25,
+                                       description="every", continuous_update=False),
+        }
+        super().__init__(using_symmetry_explorer_figure, controls,
+                         [["spread", "lr"], ["every"]])
