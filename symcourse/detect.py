@@ -1,0 +1,127 @@
+"""Detectors for symmetries that exist only in part of parameter space: dead units (never
+active on the data), bypassed units (always active: the layer is linear there), and coinciding
+kinks of a one-dimensional ReLU layer; and the moves along the flat directions they open.
+
+Mathematics layer: imports torch and the bottom modules. Introduced in chapter 8.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import _checks
+
+ACTIVATIONS = (nn.ReLU,)
+
+
+def _hidden_linears(model) -> list[int]:
+    """Positions of the nn.Linear layers followed by a ReLU in a Sequential."""
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"model must be a torch.nn.Sequential, got {type(model).__name__}")
+    found = [i for i, m in enumerate(model[:-1])
+             if isinstance(m, nn.Linear) and isinstance(model[i + 1], ACTIVATIONS)]
+    if not found:
+        raise ValueError("the model has no nn.Linear layer followed by nn.ReLU")
+    return found
+
+
+def pre_activations(model: nn.Sequential, X: torch.Tensor) -> dict[int, torch.Tensor]:
+    """The input of every ReLU on the data ``X``, keyed by the position of the Linear layer
+    that produces it; each is (N, units). Chapter 8."""
+    hidden = _hidden_linears(model)
+    _checks.tensor("X", X, ndim=2)
+    out, h = {}, X
+    with torch.no_grad():
+        for i, module in enumerate(model):
+            h = module(h)
+            if i in hidden:
+                out[i] = h.clone()
+    return out
+
+
+@dataclass(frozen=True)
+class Census:
+    """Per ReLU layer (keyed by the position of its Linear layer): which units are dead (not
+    active on any point) and which are bypassed (active on every point)."""
+
+    dead: dict[int, torch.Tensor]
+    bypassed: dict[int, torch.Tensor]
+
+    def counts(self) -> dict[int, tuple[int, int]]:
+        """``{layer: (dead, bypassed)}`` unit counts."""
+        return {i: (int(self.dead[i].sum()), int(self.bypassed[i].sum())) for i in self.dead}
+
+
+def census(model: nn.Sequential, X: torch.Tensor) -> Census:
+    """Dead and bypassed units of every ReLU layer of ``model`` on the data ``X``. A dead unit
+    has zero gradient and frees its outgoing weights; ``k`` bypassed units of one layer act
+    linearly and open a GL(k) symmetry. Introduced in chapter 8."""
+    pre = pre_activations(model, X)
+    return Census(dead={i: ~(z > 0).any(dim=0) for i, z in pre.items()},
+                  bypassed={i: (z > 0).all(dim=0) for i, z in pre.items()})
+
+
+def gl_move(model: nn.Sequential, layer: int, units, mix: torch.Tensor) -> nn.Sequential:
+    """Apply ``A = I + mix`` (k × k) to the bypassed ``units`` of the Linear layer at position
+    ``layer``, in place: incoming rows and biases become ``A W``, ``A b`` and the next Linear
+    layer's columns ``W' A⁻¹``. While every unit stays active on the data the network's output is
+    unchanged. Returns the model. Introduced in chapter 8."""
+    hidden = _hidden_linears(model)
+    if layer not in hidden:
+        raise ValueError(f"layer must be the position of a Linear layer followed by ReLU, one of "
+                         f"{hidden}; got {layer!r}")
+    nxt = next(j for j in range(layer + 1, len(model)) if isinstance(model[j], nn.Linear))
+    units = torch.as_tensor(units, dtype=torch.long)
+    k = units.numel()
+    if k == 0 or units.unique().numel() != k or units.min() < 0 or \
+            units.max() >= model[layer].out_features:
+        raise ValueError(f"units must be distinct indices below {model[layer].out_features}")
+    _checks.tensor("mix", mix, shape=(k, k))
+    A = torch.eye(k, dtype=mix.dtype) + mix
+    with torch.no_grad():
+        W, b, V = model[layer].weight, model[layer].bias, model[nxt].weight
+        W[units] = A.to(W.dtype) @ W[units]
+        if b is not None:
+            b[units] = A.to(b.dtype) @ b[units]
+        V[:, units] = V[:, units] @ torch.linalg.inv(A).to(V.dtype)
+    return model
+
+
+def kink_positions(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Where each unit of a one-input ReLU layer ``relu(w x + b)`` bends: ``x = −b / w``.
+    Chapter 8."""
+    weight = _checks.tensor("weight", weight, ndim=1)
+    bias = _checks.tensor("bias", bias, shape=(weight.numel(),))
+    if (weight == 0).any():
+        raise ValueError("a unit with w = 0 is constant and has no kink")
+    return -bias / weight
+
+
+def coinciding_kinks(weight: torch.Tensor, bias: torch.Tensor, tol: float = 1e-9
+                     ) -> list[tuple[int, int]]:
+    """Pairs of units of a one-input ReLU layer whose kinks coincide (within ``tol``) and face
+    the same way (same sign of ``w``): their outgoing weights can trade contributions, a flat
+    direction beyond the rescale symmetry. Introduced in chapter 8."""
+    _checks.positive("tol", tol)
+    x = kink_positions(weight, bias)
+    pairs = []
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            if abs(float(x[i] - x[j])) <= tol and bool(torch.sign(weight[i]) == torch.sign(weight[j])):
+                pairs.append((i, j))
+    return pairs
+
+
+def kink_slide(weight: torch.Tensor, out: torch.Tensor, i: int, j: int) -> torch.Tensor:
+    """The direction in outgoing weights that two coinciding, same-facing units ``i`` and ``j``
+    can move along without changing the function: ``δout_i = |w_j|``, ``δout_j = −|w_i|`` (the
+    combined slope ``out_i |w_i| + out_j |w_j|`` stays fixed). Chapter 8."""
+    weight = _checks.tensor("weight", weight, ndim=1)
+    out = _checks.tensor("out", out, shape=(weight.numel(),))
+    if i == j or not (0 <= i < len(weight) and 0 <= j < len(weight)):
+        raise ValueError(f"i and j must be two different unit indices below {len(weight)}")
+    direction = torch.zeros_like(out)
+    direction[i], direction[j] = weight[j].abs(), -weight[i].abs()
+    return direction
