@@ -4,6 +4,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Launch buttons (Binder, Colab): `make book REPO_URL=https://github.com/ORG/REPO` builds the
+# book with them (tools/launch_config.py writes the configuration under _build/, never
+# committed). Unset, the book has none.
+REPO_URL    ?=
+REPO_BRANCH ?= main
+LAUNCH_CONFIG := _build/launch/_config.yml
 
 .PHONY: env chromium book test execute student bench clean
 
@@ -16,7 +22,10 @@ $(STAMP): pyproject.toml
 env: $(STAMP)
 
 book: env
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(if $(REPO_URL),$(BIN)/python tools/launch_config.py --url '$(REPO_URL)' \
+	    --branch '$(REPO_BRANCH)' --out $(LAUNCH_CONFIG))
+	$(BIN)/jupyter-book build . $(if $(REPO_URL),--config $(LAUNCH_CONFIG)) \
+	    --warningiserror --nitpick --keep-going
 	@echo "Book built: open $(CURDIR)/_build/html/index.html"
 
 # tests/test_browser.py opens every built page in Debian's Chromium (driven by Playwright,
