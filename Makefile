@@ -11,7 +11,7 @@ REPO_URL    ?=
 REPO_BRANCH ?= main
 LAUNCH_CONFIG := _build/launch/_config.yml
 
-.PHONY: env chromium book test execute student bench clean
+.PHONY: env chromium book test execute install-cells student bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ test: env chromium
 
 execute: env
 	$(BIN)/python tools/execute_notebooks.py book/*.ipynb
+
+# Every chapter's first code cell installs symcourse in Colab (tools/colab_cell.py). This
+# adds it to new chapters; with REPO_URL it also names the repository (commit the result).
+install-cells: env
+	$(BIN)/python tools/colab_cell.py --fix $(if $(REPO_URL),--repo-url '$(REPO_URL)' \
+	    --branch '$(REPO_BRANCH)')
 
 student: env
 	$(BIN)/python tools/student_edition.py --out student

@@ -16,6 +16,10 @@ repository's address, this writes a generated configuration (never committed: it
 ``make book REPO_URL=... [REPO_BRANCH=...]`` runs it and passes the file to
 ``jupyter-book build --config``. Relative paths that Jupyter Book resolves against the
 configuration file's folder (``sphinx.local_extensions``) are rewritten for the new location.
+
+Colab runs a chapter as it is stored in the repository, so its first cell can install
+``symcourse`` only if it names the repository (``tools/colab_cell.py``): chapters whose install
+cell names another repository, or none, are listed with the command that fixes them.
 """
 from __future__ import annotations
 
@@ -108,6 +112,22 @@ def write_launch_config(url: str, branch: str = "main", out: Path = DEFAULT_OUT,
     return out
 
 
+def install_cell_mismatches(url: str, branch: str, root: Path = REPO) -> list[str]:
+    """Chapters under ``root`` whose install cell (tools/colab_cell.py) would not install
+    ``symcourse`` from this repository and branch in Colab."""
+    import colab_cell  # beside this file; it imports this module, so not at the top
+
+    want = (repository_url(url), branch_name(branch))
+    found = []
+    for path in colab_cell.chapter_notebooks(root):
+        named = colab_cell.installs_from(colab_cell.read(path))
+        if named != want:
+            what = "has no install cell" if named is None else \
+                f"installs from {named[0] or 'no repository'} ({named[1]})"
+            found.append(f"{path.relative_to(root)} {what}")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True, help="the public repository, https://HOST/OWNER/NAME")
@@ -120,7 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"launch configuration for {repository_url(args.url)} ({args.branch}): {out}")
+    url = repository_url(args.url)
+    print(f"launch configuration for {url} ({args.branch}): {out}")
+    mismatches = install_cell_mismatches(url, args.branch)
+    if mismatches:
+        print("note: in Colab these chapters will say how to install symcourse instead of "
+              "installing it:\n  " + "\n  ".join(mismatches) + "\n  To install it "
+              f"automatically: make install-cells REPO_URL={url} REPO_BRANCH={args.branch}, "
+              "then commit the chapters.", file=sys.stderr)
     return 0
 
 
