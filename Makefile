@@ -4,8 +4,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Launch buttons (Binder, Colab): `make book REPO_URL=https://github.com/ORG/REPO` builds the
+# book with them (tools/launch_config.py writes the configuration under _build/, never
+# committed). Unset, the book has none.
+REPO_URL    ?=
+REPO_BRANCH ?= main
+LAUNCH_CONFIG := _build/launch/_config.yml
 
-.PHONY: env chromium book test execute student bench clean
+.PHONY: env chromium book test execute install-cells student bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +22,10 @@ $(STAMP): pyproject.toml
 env: $(STAMP)
 
 book: env
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(if $(REPO_URL),$(BIN)/python tools/launch_config.py --url '$(REPO_URL)' \
+	    --branch '$(REPO_BRANCH)' --out $(LAUNCH_CONFIG))
+	$(BIN)/jupyter-book build . $(if $(REPO_URL),--config $(LAUNCH_CONFIG)) \
+	    --warningiserror --nitpick --keep-going
 	@echo "Book built: open $(CURDIR)/_build/html/index.html"
 
 # tests/test_browser.py opens every built page in Debian's Chromium (driven by Playwright,
@@ -29,6 +38,12 @@ test: env chromium
 
 execute: env
 	$(BIN)/python tools/execute_notebooks.py book/*.ipynb
+
+# Every chapter's first code cell installs symcourse in Colab (tools/colab_cell.py). This
+# adds it to new chapters; with REPO_URL it also names the repository (commit the result).
+install-cells: env
+	$(BIN)/python tools/colab_cell.py --fix $(if $(REPO_URL),--repo-url '$(REPO_URL)' \
+	    --branch '$(REPO_BRANCH)')
 
 student: env
 	$(BIN)/python tools/student_edition.py --out student

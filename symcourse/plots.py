@@ -194,6 +194,55 @@ def symmetry_field(kind: str, *, ax=None, extent: float = 2.0, arrows: int = 15,
     return ax
 
 
+def orbit_panels(s_values: torch.Tensor, scan, parts: dict, *, at: float, at_loss: float,
+                 data_loss: torch.Tensor | None = None, axes=None, title: str | None = None,
+                 loss_label: str = "loss", data_label: str = "loss without the breaking term"):
+    """Two panels along a symmetry orbit, against the group parameter ``s_values`` (A,).
+
+    ``scan`` is a :class:`symcourse.symmetry.OrbitScan` over those points. Left: the loss, with
+    ``data_loss`` (A,) dashed if given (the loss without a symmetry-breaking term) and the point
+    ``(at, at_loss)`` marked. Right: the gradient norm on each part (``parts`` maps a sign of
+    the scan to a name; +1 blue, -1 orange, 0 green) as markers, the symmetry's prediction as
+    dashed lines, log scale, with ``at`` marked. Returns the two axes. Introduced in chapter 2.
+    """
+    from .symmetry import OrbitScan  # computation below presentation
+
+    if not isinstance(scan, OrbitScan):
+        raise TypeError(f"scan must be an OrbitScan (symmetry.orbit_scan), got {type(scan).__name__}")
+    _checks.tensor("s_values", s_values, shape=(scan.alphas.shape[0],))
+    if data_loss is not None:
+        _checks.tensor("data_loss", data_loss, shape=(scan.alphas.shape[0],))
+    if not parts or not set(parts) <= set(scan.gradient_norm):
+        raise ValueError(f"parts must name some of the scan's signs {sorted(scan.gradient_norm)}, "
+                         f"got {sorted(parts) if isinstance(parts, dict) else parts!r}")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(8.4, 4.0), layout="constrained")
+    left, right = axes
+    x = s_values.numpy()
+    left.plot(x, scan.loss.numpy(), color=PALETTE["black"], label=loss_label)
+    shown = [scan.loss]
+    if data_loss is not None:
+        left.plot(x, data_loss.numpy(), "--", color="0.5", label=data_label)
+        shown.append(data_loss)
+    left.plot([at], [at_loss], "o", color=PALETTE["red"], ms=6)
+    lo, hi = torch.cat(shown).min().item(), torch.cat(shown).max().item()
+    pad = max(0.1 * (hi - lo), 0.05 * abs(hi))  # a flat curve is drawn flat, not magnified
+    left.set(ylim=(lo - pad, hi + pad), xlabel="group element s", ylabel="training loss",
+             title=title)
+    below = dict(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    left.legend(**below)
+    for sign, name in parts.items():
+        colour = UNIT_COLOURS[{1: 0, -1: 1}.get(sign, 2)]
+        right.semilogy(x, scan.predicted_norm[sign].numpy(), "--", color=colour)
+        right.semilogy(x, scan.gradient_norm[sign].numpy(), "o", color=colour, ms=3.5, label=name)
+    right.axvline(at, color="k", lw=0.8, ls=":")
+    right.plot([], [], "--", color="0.4", label="predicted by the symmetry")
+    right.set(xlabel="group element s", ylabel="gradient norm on the part",
+              title="gradient along the orbit")
+    right.legend(ncol=2, **below)
+    return axes
+
+
 def flow_portrait(trajectories, quantity, *, extent=(-2.0, 2.0, -2.0, 2.0), ax=None, title=None,
                   xlabel: str = "$\\theta_1$", ylabel: str = "$\\theta_2$", solutions=None):
     """Trajectories of a two-parameter flow over the level sets of a conserved ``quantity``.

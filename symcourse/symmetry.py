@@ -285,6 +285,39 @@ def rescale(params: Params, sym: Symmetry, alpha: float) -> Params:
     return _act(params, sym, alpha, "rescale")
 
 
+def act(params: Params, sym: Symmetry, alpha: float) -> Params:
+    """A copy of ``params`` moved by the group element ``alpha`` of ``sym``, whatever its kind:
+    :func:`translate`, :func:`scale` or :func:`rescale`. Chapter 2."""
+    actions = {"translation": translate, "scale": scale, "rescale": rescale}
+    return actions[_symmetry(sym).kind](params, sym, alpha)
+
+
+def predicted_gradient(sym: Symmetry, grad: Params, alpha: float) -> Params:
+    """The gradient at ``act(theta, sym, alpha)`` that the symmetry predicts from the gradient
+    ``grad`` at ``theta``.
+
+    Differentiating ``L(D theta + c) = L(theta)``, with ``D`` the diagonal of ``alpha ** signs``
+    (the identity for translation), gives ``grad L(D theta + c) = D^-1 grad L(theta)``: a
+    translation leaves the gradient unchanged, a scale divides the group's gradient by
+    ``alpha``, a rescale divides the incoming gradient by ``alpha`` and multiplies the outgoing
+    one by it. Introduced in chapter 2.
+    """
+    grad = _params("grad", grad)
+    _symmetry(sym, grad)
+    if sym.kind == "translation":
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+            raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
+        return {key: g.detach().clone() for key, g in grad.items()}
+    _checks.positive("alpha", alpha)
+    out = {}
+    for key, g in grad.items():
+        s = sym.signs.get(key)
+        factor = 1.0 if s is None else torch.pow(torch.as_tensor(float(alpha), dtype=g.dtype),
+                                                 -s.to(g.dtype))
+        out[key] = g.detach() * factor
+    return out
+
+
 def generator(sym: Symmetry, params: Params) -> Params:
     """The symmetry's generator (infinitesimal direction) at ``params``: ``signs`` for translation,
     ``signs * theta`` for scale and rescale. Introduced in chapter 2."""
@@ -471,6 +504,64 @@ def loss_change(loss: Callable, params: Params, moved: Params) -> Constraint:
     before = float(loss(_params("params", params)))
     after = float(loss(_params("moved", moved)))
     return Constraint(after - before, abs(before))
+
+
+@dataclass(frozen=True)
+class OrbitScan:
+    """The loss and the gradient along one symmetry orbit, from :func:`orbit_scan`.
+
+    ``alphas`` are the group elements (A,); ``loss`` the loss there (A,). ``gradient_norm`` and
+    ``predicted_norm`` map a sign (+1 incoming or in the group, -1 outgoing, 0 the rest of the
+    network) to the norm (A,) of the gradient on those parameters, measured and as
+    :func:`predicted_gradient` predicts it; ``deviation`` (A,) is the norm of measured minus
+    predicted gradient over the norm of the predicted one. Introduced in chapter 2.
+    """
+
+    alphas: torch.Tensor
+    loss: torch.Tensor
+    gradient_norm: dict[int, torch.Tensor]
+    predicted_norm: dict[int, torch.Tensor]
+    deviation: torch.Tensor
+
+
+def _restricted_norm(grad: Params, sym: Symmetry, sign: int) -> float:
+    return norm({k: g * (sym.signs.get(k, torch.zeros_like(g)) == sign) for k, g in grad.items()})
+
+
+def orbit_scan(sym: Symmetry, loss: Callable, params: Params, alphas) -> OrbitScan:
+    """Move ``params`` along the orbit of ``sym`` (``act`` with each of ``alphas``) and record
+    the loss and the gradient at every point, next to the gradient the symmetry predicts.
+
+    For an exact symmetry the loss is the same at every point and the deviation is at rounding
+    level; a symmetry-breaking term (weight decay, ``eps`` in a normalisation) shows up in
+    both. Introduced in chapter 2.
+    """
+    if not callable(loss):
+        raise TypeError(f"loss must be callable (see loss_function), got {type(loss).__name__}")
+    params = _params("params", params)
+    _symmetry(sym, params)
+    if isinstance(alphas, torch.Tensor):
+        alphas = alphas.tolist()
+    if not isinstance(alphas, (list, tuple)) or not alphas:
+        raise ValueError("alphas must be a non-empty list (or 1-D tensor) of group elements")
+    base = gradient(loss, params)
+    signs = sorted({int(v) for s in sym.signs.values() for v in s.unique().tolist()} | {0},
+                   reverse=True)
+    losses, deviation = [], []
+    measured = {sign: [] for sign in signs}
+    predicted = {sign: [] for sign in signs}
+    for alpha in alphas:
+        moved = act(params, sym, alpha)
+        losses.append(float(loss(moved)))
+        got, want = gradient(loss, moved), predicted_gradient(sym, base, alpha)
+        deviation.append(norm(_combine(got, want, -1.0)) / max(norm(want), 1e-300))
+        for sign in signs:
+            measured[sign].append(_restricted_norm(got, sym, sign))
+            predicted[sign].append(_restricted_norm(want, sym, sign))
+    as_tensor = lambda values: torch.tensor(values, dtype=torch.float64)  # noqa: E731
+    return OrbitScan(as_tensor([float(a) for a in alphas]), as_tensor(losses),
+                     {k: as_tensor(v) for k, v in measured.items()},
+                     {k: as_tensor(v) for k, v in predicted.items()}, as_tensor(deviation))
 
 
 # ---------------------------------------------------------------------------------------------

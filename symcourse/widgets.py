@@ -2,18 +2,19 @@
 (the static fallback the built book shows) and a widget that calls it. Top layer."""
 from __future__ import annotations
 
-from functools import lru_cache
+import math
+from functools import lru_cache, partial
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 
-from . import _checks
+from . import _checks, symmetry
 from .data import mnist1d_task, stall_task
 from .conservation import gradient, gradient_flow, hyperbola_start, relative_drift, toy_examples
 from .dynamics import compare_with_flows
 from .models import symmetric_classifier
-from .plots import (UNIT_COLOURS, discrete_vs_flows, flow_portrait, loss_curves,
+from .plots import (UNIT_COLOURS, discrete_vs_flows, flow_portrait, loss_curves, orbit_panels,
                     theory_vs_measurement, variant_curves, win_regions)
 from .recording import train_recorded
 from .stall import is_stalled, win_fractions
@@ -287,3 +288,102 @@ class UsingSymmetryExplorer(Explorer):
         }
         super().__init__(using_symmetry_explorer_figure, controls,
                          [["spread", "lr"], ["every"]])
+
+
+#: Chapter 2's explorer: the group element is ``alpha = s`` for translation and ``alpha = e^s``
+#: for scale and rescale, for s in this range (e^1.5 is about 4.5).
+SYMMETRY_S_RANGE = (-1.5, 1.5)
+SYMMETRY_GRID = 25
+_PART_NAMES = {"translation": {1: "shifted bias", 0: "rest of the network"},
+               "scale": {1: "scaled layer", 0: "rest of the network"},
+               "rescale": {1: "incoming weights", -1: "outgoing weights", 0: "rest of the network"}}
+
+
+def _group_element(kind: str, s: float) -> float:
+    return float(s) if kind == "translation" else math.exp(s)
+
+
+def symmetry_explorer_group(kind: str, relu_net, norm_net, X, labels):
+    """The group chapter 2's explorer moves, with its network and that network's parameters.
+
+    Translation: the bias of the ReLU network's softmax layer. Scale: the layer before the
+    normalisation of ``norm_net``. Rescale: the hidden neuron of the ReLU network with the
+    largest gradient on its incoming weights (so that the scaling is easy to see). Returns
+    ``(symmetry, model, params)``. Chapter 2.
+    """
+    _checks.choice("kind", kind, symmetry.KINDS)
+    model = norm_net if kind == "scale" else relu_net
+    params = symmetry.parameters(model)
+    if kind == "translation":
+        return symmetry.translation_groups(model)[-1], model, params
+    if kind == "scale":
+        return symmetry.scale_groups(model)[0], model, params
+    grad = symmetry.gradient(symmetry.loss_function(model, X, labels), params)
+    incoming = lambda g: symmetry.norm({k: grad[k] * (g.signs[k] > 0) for k in grad})  # noqa: E731
+    return max(symmetry.rescale_groups(model), key=incoming), model, params
+
+
+def symmetry_explorer_figure(relu_net, norm_net, X, labels, kind: str = "rescale",
+                             s: float = 0.7, weight_decay: float = 0.0):
+    """Move a trained network along one symmetry orbit (chapter 2's networks: ``relu_net`` for
+    translation and rescale, ``norm_net`` for scale) and draw the loss along the orbit and the
+    gradient on each part of the network against what the symmetry predicts.
+
+    The group element is ``alpha = s`` (translation) or ``alpha = e^s`` (scale, rescale);
+    ``weight_decay`` adds ``weight_decay / 2 * |theta|^2``, which breaks every one of these
+    symmetries. Returns ``(figure, info)``; ``info`` has, at ``s``, the relative loss change,
+    the gradient ratios (moved / original) measured and predicted for each part, the relative
+    deviation of the gradient from the prediction, and the ``s`` of the grid point with the
+    smallest loss (``None`` without weight decay, where the loss is flat). Chapter 2's
+    explorer and its static fallback both use it.
+    """
+    _checks.choice("kind", kind, symmetry.KINDS)
+    _checks.in_range("s", s, *SYMMETRY_S_RANGE)
+    _checks.positive("weight_decay", weight_decay, allow_zero=True)
+    sym, model, params = symmetry_explorer_group(kind, relu_net, norm_net, X, labels)
+    loss = symmetry.loss_function(model, X, labels, weight_decay=weight_decay)
+    grid = torch.linspace(*SYMMETRY_S_RANGE, SYMMETRY_GRID, dtype=torch.float64)
+    scan = symmetry.orbit_scan(sym, loss, params, [_group_element(kind, v) for v in grid.tolist()])
+    here = symmetry.orbit_scan(sym, loss, params, [_group_element(kind, 0.0),
+                                                   _group_element(kind, s)])
+    data_loss = None
+    if weight_decay:
+        plain = symmetry.loss_function(model, X, labels)
+        data_loss = torch.tensor([float(plain(symmetry.act(params, sym, a)))
+                                  for a in scan.alphas.tolist()], dtype=torch.float64)
+    parts = _PART_NAMES[kind]
+    axes = orbit_panels(grid, scan, parts, at=s, at_loss=here.loss[1].item(), data_loss=data_loss,
+                        title=f"{kind}: {sym.label}",
+                        loss_label="loss" + (f" + weight decay {weight_decay:g}" if weight_decay else ""),
+                        data_label="loss without weight decay")
+    before, after = here.loss.tolist()
+    ratio = {sign: (here.gradient_norm[sign][1] / here.gradient_norm[sign][0]).item()
+             for sign in parts}
+    predicted = {sign: (here.predicted_norm[sign][1] / here.predicted_norm[sign][0]).item()
+                 for sign in parts}
+    info = {"kind": kind, "s": float(s), "alpha": _group_element(kind, s),
+            "weight_decay": float(weight_decay), "group": sym.label,
+            "loss_change": abs(after - before) / abs(before), "ratio": ratio,
+            "predicted_ratio": predicted, "gradient_error": here.deviation[1].item(),
+            "s_min": grid[torch.argmin(scan.loss)].item() if weight_decay else None}
+    return axes[0].figure, info
+
+
+class SymmetryExplorer(Explorer):
+    """A menu for the kind of symmetry and sliders for the group element ``s`` and the weight
+    decay over :func:`symmetry_explorer_figure`, for chapter 2's two trained networks.
+    Chapter 2."""
+
+    def __init__(self, relu_net, norm_net, X, labels, kind: str = "rescale", s: float = 0.7,
+                 weight_decay: float = 0.0):
+        controls = {
+            "kind": widgets.Dropdown(options=list(symmetry.KINDS), value=kind,
+                                     description="symmetry"),
+            "s": widgets.FloatSlider(value=s, min=SYMMETRY_S_RANGE[0], max=SYMMETRY_S_RANGE[1],
+                                     step=0.1, description="s", continuous_update=False),
+            "weight_decay": widgets.FloatSlider(value=weight_decay, min=0.0, max=0.01,
+                                                step=0.001, readout_format=".3f",
+                                                description="decay", continuous_update=False),
+        }
+        super().__init__(partial(symmetry_explorer_figure, relu_net, norm_net, X, labels),
+                         controls, [["kind"], ["s", "weight_decay"]])

@@ -21,11 +21,15 @@ def jupyter_book() -> str:
     return found
 
 
-def build(source: Path, output: Path) -> subprocess.CompletedProcess:
-    """``jupyter-book build`` with warnings as errors; HTML in ``output/_build/html``."""
+def build(source: Path, output: Path, config: Path | None = None) -> subprocess.CompletedProcess:
+    """``jupyter-book build`` with warnings as errors; HTML in ``output/_build/html``.
+
+    ``config`` replaces ``source/_config.yml`` (as ``make book REPO_URL=...`` does).
+    """
     return subprocess.run(
         [jupyter_book(), "build", str(source), "--warningiserror", "--nitpick",
-         "--keep-going", "--path-output", str(output)],
+         "--keep-going", "--path-output", str(output)]
+        + (["--config", str(config)] if config is not None else []),
         capture_output=True, text=True, timeout=900,
     )
 

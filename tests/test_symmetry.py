@@ -364,3 +364,177 @@ def test_symmetry_field(kind):
         plots.symmetry_field("shear")
     with pytest.raises(ValueError):
         plots.symmetry_field(kind, extent=-1.0)
+
+
+# --- moving along an orbit: act, predicted_gradient, orbit_scan, chapter 2's explorer ----------
+
+def _cases():
+    relu, norm = mlp(), normed()
+    return [(relu, S.rescale_groups(relu)[1], S.rescale, 2.5),
+            (relu, S.translation_groups(relu)[-1], S.translate, -1.3),
+            (norm, S.scale_groups(norm)[0], S.scale, 0.4)]
+
+
+def test_act_is_the_action_of_the_symmetry_s_kind():
+    for model, sym, action, alpha in _cases():
+        params = S.parameters(model)
+        moved, expected = S.act(params, sym, alpha), action(params, sym, alpha)
+        assert all(torch.equal(moved[k], expected[k]) for k in params)
+    with pytest.raises(TypeError, match="Symmetry"):
+        S.act(params, "neuron 1", 2.0)
+    with pytest.raises(ValueError, match="alpha"):
+        S.act(params, sym, -1.0)
+
+
+def test_predicted_gradient_is_the_gradient_at_the_moved_point(task):
+    for model, sym, _, alpha in _cases():
+        params, loss = setup_for(model, task)
+        want = S.predicted_gradient(sym, S.gradient(loss, params), alpha)
+        got = S.gradient(loss, S.act(params, sym, alpha))
+        assert S.norm({k: got[k] - want[k] for k in got}) < 1e-10 * S.norm(got)
+    relu, rescale = _cases()[0][:2]
+    g = S.gradient(setup_for(relu, task)[1], S.parameters(relu))
+    moved = S.predicted_gradient(rescale, g, 4.0)  # neuron 1 after layer 0
+    assert torch.allclose(moved["0.weight"][1], g["0.weight"][1] / 4, rtol=1e-15, atol=0)
+    assert moved["0.bias"][1].item() == pytest.approx(g["0.bias"][1].item() / 4, rel=1e-15)
+    assert torch.allclose(moved["2.weight"][:, 1], g["2.weight"][:, 1] * 4, rtol=1e-15, atol=0)
+    assert torch.equal(moved["0.weight"][0], g["0.weight"][0])
+    assert torch.equal(moved["4.weight"], g["4.weight"])
+
+
+def test_predicted_gradient_bad_inputs(task):
+    relu, rescale = _cases()[0][:2]
+    g = S.gradient(setup_for(relu, task)[1], S.parameters(relu))
+    with pytest.raises(ValueError, match="alpha"):
+        S.predicted_gradient(rescale, g, 0.0)
+    with pytest.raises(TypeError, match="alpha"):
+        S.predicted_gradient(S.translation_groups(relu)[0], g, "1")
+    with pytest.raises(TypeError, match="dict"):
+        S.predicted_gradient(rescale, [g], 2.0)
+    with pytest.raises(ValueError, match="acts on parameter"):
+        S.predicted_gradient(rescale, S.parameters(normed()), 2.0)
+
+
+def test_orbit_scan_is_flat_for_a_symmetry_and_tilted_by_weight_decay(task):
+    model = mlp()
+    params, loss = setup_for(model, task)
+    sym = S.rescale_groups(model)[1]
+    scan = S.orbit_scan(sym, loss, params, [0.5, 1.0, 2.0])
+    assert scan.alphas.tolist() == [0.5, 1.0, 2.0] and set(scan.gradient_norm) == {1, 0, -1}
+    assert (scan.loss - scan.loss[1]).abs().max() < TOL * scan.loss[1]
+    assert scan.deviation.max() < 1e-10
+    g_in, g_out = scan.gradient_norm[1].tolist(), scan.gradient_norm[-1].tolist()
+    assert g_in[2] == pytest.approx(g_in[1] / 2, rel=1e-10)  # incoming gradient / alpha
+    assert g_out[0] == pytest.approx(g_out[1] / 2, rel=1e-10)  # outgoing gradient * alpha
+    assert torch.allclose(scan.gradient_norm[0], scan.gradient_norm[0][1].expand(3), rtol=1e-12)
+    for sign in (1, -1, 0):
+        assert torch.allclose(scan.gradient_norm[sign], scan.predicted_norm[sign], rtol=1e-10)
+
+    decayed = S.orbit_scan(sym, setup_for(model, task, weight_decay=0.01)[1], params, [1.0, 2.0])
+    in2 = sum((params[k] ** 2 * (sym.signs[k] > 0)).sum() for k in params).item()
+    out2 = sum((params[k] ** 2 * (sym.signs[k] < 0)).sum() for k in params).item()
+    penalty = 0.005 * ((4 - 1) * in2 + (1 / 4 - 1) * out2)  # the data loss itself is flat
+    assert (decayed.loss[1] - decayed.loss[0]).item() == pytest.approx(penalty, rel=1e-9)
+    assert decayed.deviation[0] < TOL and decayed.deviation[1] > 1e-3
+
+
+def test_orbit_scan_bad_inputs(task):
+    model = mlp()
+    params, loss = setup_for(model, task)
+    sym = S.rescale_groups(model)[0]
+    with pytest.raises(ValueError, match="non-empty"):
+        S.orbit_scan(sym, loss, params, [])
+    with pytest.raises(ValueError, match="alpha"):
+        S.orbit_scan(sym, loss, params, [1.0, 0.0])
+    with pytest.raises(TypeError, match="callable"):
+        S.orbit_scan(sym, "loss", params, [1.0])
+    with pytest.raises(TypeError, match="Symmetry"):
+        S.orbit_scan(None, loss, params, [1.0])
+    assert S.orbit_scan(sym, loss, params, torch.tensor([1.0, 3.0])).loss.shape == (2,)
+
+
+def test_orbit_panels_draw_and_check_their_input(task):
+    model = mlp()
+    params, loss = setup_for(model, task)
+    sym = S.rescale_groups(model)[0]
+    scan = S.orbit_scan(sym, loss, params, [0.5, 1.0, 2.0])
+    s_values = torch.log(scan.alphas)
+    left, right = plots.orbit_panels(s_values, scan, {1: "in", -1: "out"}, at=0.0,
+                                     at_loss=scan.loss[1].item(), data_loss=scan.loss, title="t")
+    assert left.get_title() == "t" and left.get_xlabel() and right.get_yscale() == "log"
+    assert len(right.get_lines()) >= 4  # measured and predicted for each part
+    plt.close("all")
+    with pytest.raises(TypeError, match="OrbitScan"):
+        plots.orbit_panels(s_values, {}, {1: "in"}, at=0.0, at_loss=0.0)
+    with pytest.raises(ValueError, match="parts"):
+        plots.orbit_panels(s_values, scan, {5: "?"}, at=0.0, at_loss=0.0)
+    with pytest.raises(ValueError, match="s_values"):
+        plots.orbit_panels(s_values[:2], scan, {1: "in"}, at=0.0, at_loss=0.0)
+    plt.close("all")
+
+
+def _restricted(grad, sym, sign):
+    return S.norm({k: grad[k] * (sym.signs[k] == sign) for k in grad})
+
+
+def test_symmetry_explorer_follows_its_controls(task):
+    import math
+
+    from symcourse import widgets
+
+    relu, norm = mlp(), normed()
+    X, labels = task.X, task.labels
+    explorer = widgets.SymmetryExplorer(relu, norm, X, labels)
+    assert set(explorer.controls) == {"kind", "s", "weight_decay"}
+    before = dict(explorer.info)
+    assert before["kind"] == "rescale" and before["loss_change"] < TOL
+    assert before["gradient_error"] < 1e-10 and before["s_min"] is None
+
+    explorer.controls["s"].value = -1.0
+    info = explorer.info
+    assert info != before and info["alpha"] == pytest.approx(math.exp(-1.0))
+    # the same ratios, computed here by hand: incoming x 1/alpha, outgoing x alpha, rest x 1
+    sym, model, params = widgets.symmetry_explorer_group("rescale", relu, norm, X, labels)
+    assert model is relu and info["group"] == sym.label
+    loss = S.loss_function(relu, X, labels)
+    g0, g1 = S.gradient(loss, params), S.gradient(loss, S.rescale(params, sym, math.exp(-1.0)))
+    for sign, factor in ((1, math.e), (-1, 1 / math.e), (0, 1.0)):
+        by_hand = _restricted(g1, sym, sign) / _restricted(g0, sym, sign)
+        assert info["ratio"][sign] == pytest.approx(by_hand, rel=1e-12)
+        assert info["ratio"][sign] == pytest.approx(factor, rel=1e-10)
+        assert info["predicted_ratio"][sign] == pytest.approx(factor, rel=1e-12)
+
+    explorer.controls["weight_decay"].value = 0.005  # breaks the symmetry
+    info = explorer.info
+    assert info["loss_change"] > 1e-4 and info["gradient_error"] > 1e-3
+    # along the orbit only the penalty varies: least where alpha^4 = |out|^2 / |in|^2
+    in2 = sum((params[k] ** 2 * (sym.signs[k] > 0)).sum() for k in params).item()
+    out2 = sum((params[k] ** 2 * (sym.signs[k] < 0)).sum() for k in params).item()
+    balanced = math.log(out2 / in2) / 4
+    low, high = widgets.SYMMETRY_S_RANGE
+    step = (high - low) / (widgets.SYMMETRY_GRID - 1)
+    assert low < balanced < high and abs(info["s_min"] - balanced) <= step / 2 + 1e-12
+
+    explorer.controls["weight_decay"].value = 0.0
+    explorer.controls["kind"].value = "scale"
+    info = explorer.info
+    assert "LayerNorm" in info["group"] and info["loss_change"] < TOL
+    assert info["ratio"][1] == pytest.approx(math.e, rel=1e-10) and -1 not in info["ratio"]
+    explorer.controls["kind"].value = "translation"
+    info = explorer.info
+    assert info["alpha"] == -1.0 and "bias" in info["group"] and info["loss_change"] < TOL
+    assert info["ratio"] == pytest.approx({1: 1.0, 0: 1.0}, rel=1e-10)
+    assert not plt.get_fignums()  # every redraw closed its figure
+
+
+@pytest.mark.parametrize("kwargs, exc, name", [
+    (dict(kind="permutation"), ValueError, "kind"),
+    (dict(s=2.0), ValueError, "s"),
+    (dict(s="1"), TypeError, "s"),
+    (dict(weight_decay=-0.1), ValueError, "weight_decay"),
+])
+def test_symmetry_explorer_figure_rejects_bad_input(task, kwargs, exc, name):
+    from symcourse import widgets
+
+    with pytest.raises(exc, match=name):
+        widgets.symmetry_explorer_figure(mlp(), normed(), task.X, task.labels, **kwargs)
