@@ -125,3 +125,56 @@ def kink_slide(weight: torch.Tensor, out: torch.Tensor, i: int, j: int) -> torch
     direction = torch.zeros_like(out)
     direction[i], direction[j] = weight[j].abs(), -weight[i].abs()
     return direction
+
+
+def census_during_training(model: nn.Sequential, X: torch.Tensor, labels: torch.Tensor, lr: float,
+                           steps: int, *, every: int = 100, batch_size: int = 100,
+                           seed: int = 0) -> dict[int, dict[int, tuple[int, int]]]:
+    """Train ``model`` with Adam (``lr``, cross-entropy, mini-batches drawn with ``seed``) and
+    take a :func:`census` on ``X`` every ``every`` steps: ``{step: {layer: (dead, bypassed)}}``.
+    Introduced in chapter 8."""
+    _checks.positive("lr", lr)
+    _checks.positive("steps", steps, integer=True)
+    _checks.positive("every", every, integer=True)
+    _checks.positive("batch_size", batch_size, integer=True)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    counts = {}
+    for k in range(steps + 1):
+        if k % every == 0 or k == steps:
+            counts[k] = census(model, X).counts()
+        if k == steps:
+            break
+        idx = torch.randint(0, X.shape[0], (batch_size,), generator=generator)
+        optimiser.zero_grad()
+        nn.functional.cross_entropy(model(X[idx]), labels[idx]).backward()
+        optimiser.step()
+    return counts
+
+
+INITS = ("normal", "uniform")
+
+
+def init_preactivations(x: torch.Tensor, init: str = "normal", draws: int = 4000,
+                        seed: int = 0) -> torch.Tensor:
+    """``w · x`` for ``draws`` independent first-layer weight vectors ``w``: i.i.d. normal with
+    variance ``1/d`` (``"normal"``), or uniform on ``±1/√d`` like PyTorch's default
+    ``nn.Linear`` initialisation (``"uniform"``). Introduced in chapter 8."""
+    x = _checks.tensor("x", x, ndim=1).to(torch.float64)
+    _checks.choice("init", init, INITS)
+    _checks.positive("draws", draws, integer=True)
+    d = x.numel()
+    generator = torch.Generator().manual_seed(seed)
+    if init == "normal":
+        w = torch.randn(draws, d, generator=generator, dtype=torch.float64) / d ** 0.5
+    else:
+        w = (2 * torch.rand(draws, d, generator=generator, dtype=torch.float64) - 1) / d ** 0.5
+    return w @ x
+
+
+def kurtosis(values: torch.Tensor) -> float:
+    """``E[(z − μ)⁴] / Var(z)²``: 3 for a normal distribution, 1.8 for a uniform one.
+    Chapter 8."""
+    values = _checks.tensor("values", values, ndim=1)
+    centred = values - values.mean()
+    return float((centred ** 4).mean() / (centred ** 2).mean() ** 2)

@@ -462,3 +462,30 @@ def variant_curves(runs: dict, *, ax=None, title: str | None = None):
     if title:
         ax.set_title(title)
     return ax
+
+
+def synthesis_grid(rows: list[str], columns: list[str], marks: list[list[str]], *, ax=None):
+    """A table drawn as a figure: one row per symmetry, one column per property, each cell
+    coloured by its mark ("yes", "partly", "no") and labelled with it. Introduced in chapter 8."""
+    colours = {"yes": PALETTE["blue"], "partly": PALETTE["sky"], "no": "#DDDDDD"}
+    if len(marks) != len(rows) or any(len(r) != len(columns) for r in marks):
+        raise ValueError(f"marks must have {len(rows)} rows of {len(columns)} entries")
+    for r in marks:
+        for m in r:
+            _checks.choice("mark", m, tuple(colours))
+    ax = _axes(ax, figsize=(8.2, 0.42 * len(rows) + 1.6))
+    for i, row in enumerate(marks):
+        for j, mark in enumerate(row):
+            ax.add_patch(mpl.patches.Rectangle((j, i), 0.96, 0.9, color=colours[mark]))
+            ax.text(j + 0.48, i + 0.45, mark, ha="center", va="center", fontsize=9,
+                    color="white" if mark == "yes" else "black")
+    ax.set_xlim(0, len(columns))
+    ax.set_ylim(len(rows), 0)
+    ax.set_xticks([j + 0.48 for j in range(len(columns))], columns, fontsize=9)
+    ax.xaxis.tick_top()
+    ax.set_yticks([i + 0.45 for i in range(len(rows))], rows, fontsize=9)
+    ax.grid(False)
+    for side in ("left", "bottom", "top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(length=0)
+    return ax
