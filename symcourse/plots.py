@@ -304,3 +304,46 @@ def error_order_plot(orders: dict, *, ax=None, title: str | None = None):
     if title:
         ax.set_title(title)
     return ax
+
+
+def final_loss_strips(final_losses: dict, threshold: float = STALL_THRESHOLD, *, ax=None,
+                      title: str | None = None):
+    """Final training MSE of every run, one row of dots per remedy (log scale, a fixed vertical
+    jitter), solved runs blue and failed runs red, with the success threshold dotted.
+    ``final_losses`` maps a label to a (runs,) tensor. Introduced in chapter 6."""
+    if not isinstance(final_losses, dict) or not final_losses:
+        raise ValueError("final_losses must be a non-empty dict of label -> (runs,) tensor")
+    _checks.positive("threshold", threshold)
+    ax = _axes(ax, (5.0, 0.45 * len(final_losses) + 1.0))
+    labels = list(final_losses)
+    floor = 1e-16
+    for row, label in enumerate(labels):
+        values = final_losses[label]
+        _checks.tensor(f"final_losses[{label!r}]", values, ndim=1)
+        values = values.double().clamp(min=floor).numpy()
+        y = len(labels) - 1 - row + 0.3 * (np.linspace(-1, 1, len(values)) if len(values) > 1 else np.zeros(1))
+        failed = values > threshold
+        ax.scatter(values[~failed], y[~failed], s=5, color=SOLVED, alpha=0.6, lw=0)
+        ax.scatter(values[failed], y[failed], s=5, color=STALLED, alpha=0.6, lw=0)
+    ax.axvline(threshold, color="k", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks(np.arange(len(labels))[::-1], labels)
+    ax.set(xlabel="final training MSE (dotted: success threshold)", title=title)
+    ax.grid(False, axis="y")
+    return ax
+
+
+def format_remedy_table(rows: dict) -> str:
+    """A plain-text table of :func:`symcourse.remedies.summarise` rows: solved runs, success rate
+    with its 95% interval, median and 90th-percentile final MSE, unit evaluations relative to the
+    first row, and wall-clock time per run (printed as ``time: … ms``). Introduced in chapter 6."""
+    if not isinstance(rows, dict) or not rows:
+        raise ValueError("rows must be a non-empty dict of label -> summary row")
+    width = max(len("remedy"), *(len(label) for label in rows))
+    lines = [f"{'remedy':<{width}}  solved   success [95% interval]  median MSE  90% MSE   "
+             f"unit evals  wall-clock per run"]
+    for label, r in rows.items():
+        lines.append(f"{label:<{width}}  {r['count']:>3d}/{r['trials']:<3d}  {r['rate']:6.1%} "
+                     f"[{r['low']:5.1%}, {r['high']:5.1%}]  {r['median']:10.1e}  {r['q90']:7.1e}   "
+                     f"{r['relative_evaluations']:8.2f}×  time: {1e3 * r['seconds']:.1f} ms")
+    return "\n".join(lines)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from . import _checks
-from .data import MaxAffineTask
+from .data import MaxAffineTask, max_affine_task
 from .models import augment, init_theta, mse
 from .stall import STALL_THRESHOLD, dead_units, is_stalled
 from .stats import rate_summary
@@ -165,12 +165,51 @@ def restarts(every: int = 100, until: float = UNTIL) -> Remedy:
     return Remedy("restarts", restart_every=every, until=until)
 
 
-def standard_remedies() -> dict[str, Remedy]:
-    """The chapter's line-up, one remedy per kind with its default knobs. Chapter 6."""
-    return {"baseline": baseline(), "no bias": no_bias(), "more units (×2)": more_units(),
-            "smooth max": smooth_max(), "revival": dead_unit_revival(),
-            "load balancing": load_balancing(), "partition init": partition_init(),
-            "noise": noise_injection(), "restarts": restarts()}
+def standard_remedies(neighbours: int = 50) -> dict[str, Remedy]:
+    """The chapter's line-up, one remedy per kind, with the knobs chosen on the stall problem
+    (seeds 1000-1199, ``benchmarks/remedy_knobs.py``); ``neighbours`` sizes the local fits of
+    revival and the partition start. Chapter 6."""
+    return {"baseline": baseline(), "no bias": no_bias(), "more units (×2)": more_units(2),
+            "smooth max": smooth_max(4.0), "revival": dead_unit_revival(250, neighbours=neighbours),
+            "load balancing": load_balancing(0.1, 0.5), "partition init": partition_init(10, neighbours),
+            "noise": noise_injection(0.05), "restarts": restarts(50)}
+
+
+#: The knob each kind of remedy exposes to :func:`remedy_from_knobs` (None: it has none).
+STRENGTH_KNOB = {"smooth max": "temperature", "load balancing": "weight", "noise": "scale",
+                 "more units": "factor", "revival": None, "restarts": None, "baseline": None,
+                 "no bias": None, "partition init": None}
+
+
+def remedy_from_knobs(kind: str, strength: float | None = None, every: int | None = None,
+                      neighbours: int = 50) -> Remedy:
+    """A remedy of the given kind with the chapter's knobs, except ``strength`` (the starting
+    temperature, the auxiliary weight, the noise scale or the unit factor, see
+    :data:`STRENGTH_KNOB`) and ``every`` (the check period of revival and restarts) when given.
+    Chapter 6's explorer uses it."""
+    _checks.choice("kind", kind, KINDS)
+    standard = {r.kind: r for r in standard_remedies(neighbours).values()}[kind]
+    changes = {}
+    if strength is not None and STRENGTH_KNOB[kind] is not None:
+        _checks.positive("strength", strength)
+        field_name = {"temperature": "temperature", "weight": "aux_weight", "scale": "noise",
+                      "factor": "units_factor"}[STRENGTH_KNOB[kind]]
+        changes[field_name] = max(2, round(strength)) if kind == "more units" else float(strength)
+    if every is not None and kind in ("revival", "restarts"):
+        _checks.positive("every", every, integer=True)
+        changes["revive_every" if kind == "revival" else "restart_every"] = every
+    return replace(standard, **changes)
+
+
+#: Chapter 6's larger network: four pieces in three dimensions (rows are the pieces' weights).
+LARGER_WEIGHTS = ((3.0, 1.0, 1.0), (1.0, 3.0, 1.0), (1.0, 1.0, 3.0), (0.0, 0.0, 0.0))
+LARGER_BIASES = (0.0, 0.0, 0.0, 2.2)
+
+
+def larger_task(n_points: int = 200, seed: int = 1, dtype: torch.dtype = torch.float32) -> MaxAffineTask:
+    """Four affine pieces in three dimensions, each the largest on a sizeable part of the unit
+    cube: a max network with four units can fit it exactly. Chapter 6."""
+    return max_affine_task(LARGER_WEIGHTS, LARGER_BIASES, n_points=n_points, seed=seed, dtype=dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,7 +478,6 @@ class _Batch:
             self.Z = torch.empty(S, K, N, dtype=Xa.dtype)
             self.W = torch.empty(S, K, N, dtype=Xa.dtype)
             self.out = torch.empty(S, N, dtype=Xa.dtype)
-            self.mask = torch.empty(S, K, N, dtype=torch.bool)
 
     def gradient(self, theta, temperature, aux_weight, aux_temperature):
         """Gradient of the MSE (hard max, or soft max when ``temperature`` > 0) plus
@@ -467,15 +505,15 @@ class _Batch:
             if aux_weight > 0:
                 f1 = wins1.sum(dim=1, keepdim=True).div_(self.N)
             unit1 = wins1.mul_(residual)
-        total = residual @ self.Xa
-        g1 = unit1 @ self.Xa
+        total = (self.XaT @ residual.T).T  # (A, S) products: far faster than (S, N) @ (N, A)
+        g1 = (self.XaT @ unit1.T).T
         torch.mul(g1, scale, out=self.grad[:, 1])
         torch.sub(total, g1, out=self.grad[:, 0]).mul_(scale)
         if temperature == 0 and aux_weight > 0:
             # d/dz1 of weight·2·(f0 P0 + f1 P1) is c·p1·p0·(f1 - f0) per point, d/dz0 the opposite
             factor = 2 * aux_weight / (self.N * aux_temperature)
             share.sub_(share * share)  # p1·p0
-            aux = (share @ self.Xa).mul_((2 * f1 - 1) * factor)
+            aux = (self.XaT @ share.T).T.mul_((2 * f1 - 1) * factor)
             self.grad[:, 1].add_(aux)
             self.grad[:, 0].sub_(aux)
         return self.grad
@@ -484,30 +522,42 @@ class _Batch:
         scale = 2.0 / self.N
         Z = torch.matmul(theta, self.XaT, out=self.Z)
         if temperature > 0:
-            Z.mul_(1.0 / temperature)
-            top = Z.amax(dim=1, keepdim=True)
-            torch.exp(Z - top, out=self.W)
-            total = self.W.sum(dim=1)
-            self.W.div_(total.unsqueeze(1))
-            torch.add(top.squeeze(1), total.log_(), out=self.out)
+            top, total = self._softmax(Z, temperature, self.W)
+            torch.add(top, total.log_(), out=self.out)
             residual = self.out.mul_(temperature).sub_(self.y)
             self.W.mul_(residual.unsqueeze(1))
         else:
             torch.amax(Z, dim=1, out=self.out)
-            torch.eq(Z, self.out.unsqueeze(1), out=self.mask)
-            if int(self.mask.sum()) != self.mask.shape[0] * self.mask.shape[2]:  # a tie: lowest unit wins
-                self.mask &= self.mask.cumsum(dim=1) == 1
+            winners = torch.eq(Z, self.out.unsqueeze(1), out=self.W)  # 1.0 where a unit wins
+            if float(winners.sum(dtype=torch.float64)) != winners.shape[0] * winners.shape[2]:  # a tie: lowest unit wins
+                first = winners.bool()
+                winners.copy_(first & (first.cumsum(dim=1) == 1))
             residual = self.out.sub_(self.y)
-            torch.mul(self.mask, residual.unsqueeze(1), out=self.W)
             if aux_weight > 0:
-                self._add_aux(aux_weight / scale, aux_temperature)
-        return torch.matmul(self.W, self.Xa, out=self.grad).mul_(scale)
+                share = winners.sum(dim=2, keepdim=True).div_(self.N)  # f_k, (S, K, 1)
+            winners.mul_(residual.unsqueeze(1))
+            if aux_weight > 0:
+                self._add_aux(share, aux_weight / scale, aux_temperature)
+        S, K, N = self.W.shape
+        product = self.XaT @ self.W.view(S * K, N).T  # (A, S·K): far faster than (S·K, N) @ (N, A)
+        return torch.mul(product.T.view(S, K, -1), scale, out=self.grad)
 
-    def _add_aux(self, weight, temperature):
+    @staticmethod
+    def _softmax(Z, temperature, dest):
+        """softmax(Z/τ) over the units into ``dest``; overwrites ``Z``. Returns the per-point
+        maximum of Z/τ and the sum of exp(Z/τ − max), both (S, N)."""
+        Z.mul_(1.0 / temperature)
+        top = Z.amax(dim=1)
+        torch.exp(Z.sub_(top.unsqueeze(1)), out=dest)
+        total = dest.sum(dim=1)
+        dest.div_(total.unsqueeze(1))
+        return top, total
+
+    def _add_aux(self, share, weight, temperature):
         """d/dz of weight·K·Σ_k f_k P_k: (weight·K/(Nτ))·p_k·(f_k − Σ_j f_j p_j) per point."""
         S, K, N = self.Z.shape
-        share = self.mask.sum(dim=2, dtype=self.Z.dtype).div_(N).unsqueeze(-1)  # f_k, (S, K, 1)
-        p = torch.softmax(self.Z / temperature, dim=1)
+        p = self.Z  # the outputs are not needed any more: their softmax takes their place
+        self._softmax(self.Z, temperature, p)
         mixed = (p * share).sum(dim=1, keepdim=True)  # Σ_j f_j p_j per point
         self.W.add_(p.mul_(share - mixed).mul_(weight * K / (N * temperature)))
 
@@ -515,7 +565,7 @@ class _Batch:
 def train_remedy(task: MaxAffineTask, seeds=200, remedy: Remedy | None = None, *, units: int = 2,
                  steps: int = 4000, lr: float = 0.02, betas=(0.9, 0.999), eps: float = 1e-8,
                  record_every: int = 100, record_params: bool = False, chunk_size: int = 256,
-                 dtype: torch.dtype = torch.float32) -> RemedyResult:
+                 dtype: torch.dtype = torch.float32, threads: int = 1) -> RemedyResult:
     """Train every seed's max network on ``task`` with ``remedy`` (default: none), all seeds at once.
 
     Seed ``s`` starts from ``torch.manual_seed(s); nn.Linear(D, K)`` (``K = units ×
@@ -525,7 +575,9 @@ def train_remedy(task: MaxAffineTask, seeds=200, remedy: Remedy | None = None, *
     max at the current temperature) plus the load-balancing term, the Adam update, the
     parameter noise; then, at every check step before ``remedy.until`` of the budget, dead units
     are re-seated or dead networks re-drawn, with their Adam moments zeroed. The recorded loss
-    is the hard-max training MSE before each step's update, and after the last. Chapter 6.
+    is the hard-max training MSE before each step's update, and after the last. Runs on
+    ``threads`` CPU threads (restored afterwards): for these sizes one thread is about as fast as
+    two, and is not slowed down when other programs share the CPU. Chapter 6.
     """
     remedy = baseline() if remedy is None else remedy
     if not isinstance(remedy, Remedy):
@@ -538,7 +590,18 @@ def train_remedy(task: MaxAffineTask, seeds=200, remedy: Remedy | None = None, *
     _checks.positive("lr", lr)
     _checks.positive("record_every", record_every, integer=True)
     _checks.positive("chunk_size", chunk_size, integer=True)
+    _checks.positive("threads", threads, integer=True)
     seeds = _checks.seeds(seeds)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _train(task, seeds, remedy, units, steps, lr, betas, eps, record_every, record_params,
+                      chunk_size, dtype)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(task, seeds, remedy, units, steps, lr, betas, eps, record_every, record_params, chunk_size, dtype):
     D, N = task.in_dim, task.n_points
     K = units * remedy.units_factor
     bias = remedy.bias
@@ -636,13 +699,16 @@ def compare_remedies(task: MaxAffineTask, remedies: dict, seeds=200, **options) 
     return {label: train_remedy(task, seeds, remedy, **options) for label, remedy in remedies.items()}
 
 
-def summarise(results: dict, reference: str | None = None) -> dict:
+def summarise(results: dict, reference: str | None = None, task: MaxAffineTask | None = None) -> dict:
     """One row per remedy: solved count, success rate and 95% Wilson interval, final-loss
     quantiles, unit evaluations and seconds per run, and both relative to ``reference``
-    (default: the first entry). Chapter 6."""
+    (default: the first entry); with the ``task`` the runs were trained on, also the share of
+    runs that end with a unit winning no point (``dead``). Chapter 6."""
     if not isinstance(results, dict) or not results:
         raise ValueError("results must be a non-empty dict of label -> RemedyResult")
     reference = next(iter(results)) if reference is None else reference
+    if task is not None and not isinstance(task, MaxAffineTask):
+        raise TypeError(f"task must be a MaxAffineTask, got {type(task).__name__}")
     if reference not in results:
         raise ValueError(f"reference {reference!r} is not one of the results: {', '.join(results)}")
     base = results[reference]
@@ -659,6 +725,8 @@ def summarise(results: dict, reference: str | None = None) -> dict:
                            seconds=run.seconds_per_run,
                            relative_seconds=run.seconds_per_run / base.seconds_per_run,
                            events=float(run.events.to(torch.float64).mean()))
+        if task is not None:
+            rows[label]["dead"] = float(dead_units(run.theta, task.X).any(dim=1).to(torch.float64).mean())
     return rows
 
 
@@ -672,7 +740,7 @@ def overlaps(a: dict, b: dict) -> bool:
 
 __all__ = ["KINDS", "UNTIL", "Remedy", "RemedyResult", "baseline", "no_bias", "more_units", "smooth_max",
            "dead_unit_revival", "load_balancing", "partition_init", "noise_injection", "restarts",
-           "standard_remedies", "annealed", "soft_max_output", "load_balancing_loss", "parameter_noise",
+           "standard_remedies", "STRENGTH_KNOB", "remedy_from_knobs", "LARGER_WEIGHTS", "LARGER_BIASES", "larger_task", "annealed", "soft_max_output", "load_balancing_loss", "parameter_noise",
            "local_fits", "reseat_dead_units", "revive_dead_units", "zero_optimizer_rows",
            "least_squares_partition", "restart_theta", "train_remedy", "compare_remedies", "summarise",
            "overlaps", "STALL_THRESHOLD"]

@@ -6,6 +6,7 @@ self-checks.
 from __future__ import annotations
 
 import math
+import re
 
 import matplotlib
 
@@ -406,6 +407,14 @@ def test_engine_results_do_not_depend_on_chunks_or_batch(task):
     torch.testing.assert_close(whole.theta[3], alone.theta[0], atol=1e-12, rtol=0)
 
 
+def test_engine_threads_do_not_change_results_and_are_restored(task):
+    before = torch.get_num_threads()
+    one = remedies.train_remedy(task, 3, remedies.smooth_max(1.0), steps=60, dtype=F64)
+    two = remedies.train_remedy(task, 3, remedies.smooth_max(1.0), steps=60, dtype=F64, threads=2)
+    assert torch.get_num_threads() == before
+    torch.testing.assert_close(one.theta, two.theta, atol=1e-12, rtol=0)
+
+
 def test_engine_float32_follows_float64(task):
     task32 = data.stall_task(n_points=128, seed=3)
     remedy = remedies.smooth_max(1.0)
@@ -424,6 +433,7 @@ def test_engine_float32_follows_float64(task):
     (dict(record_every=0), ValueError, "record_every"),
     (dict(chunk_size=0), ValueError, "chunk_size"),
     (dict(seeds=[-1]), ValueError, "seeds"),
+    (dict(threads=0), ValueError, "threads"),
 ])
 def test_train_remedy_rejects_bad_arguments(task, kwargs, exc, name):
     args = dict(task=task, seeds=2, steps=10) | kwargs
@@ -450,8 +460,14 @@ def test_compare_and_summarise(task):
     assert rows["baseline"]["relative_evaluations"] == 1.0 == rows["baseline"]["relative_seconds"]
     assert rows["revival"]["relative_evaluations"] > 1.0
     assert rows["revival"]["events"] == pytest.approx(results["revival"].events.double().mean().item())
-    again = remedies.summarise(results, reference="revival")
+    again = remedies.summarise(results, reference="revival", task=task)
     assert again["revival"]["relative_evaluations"] == 1.0
+    for label, row in again.items():
+        dead = stall.dead_units(results[label].theta, task.X).any(dim=1)
+        assert row["dead"] == pytest.approx(dead.double().mean().item())
+    assert "dead" not in rows["baseline"]
+    with pytest.raises(TypeError, match="task"):
+        remedies.summarise(results, task="stall")
     with pytest.raises(ValueError, match="reference"):
         remedies.summarise(results, reference="nope")
     with pytest.raises(ValueError, match="results"):
@@ -467,3 +483,170 @@ def test_overlaps():
     assert remedies.overlaps(a, b) and remedies.overlaps(b, a) and not remedies.overlaps(a, c)
     with pytest.raises(TypeError, match="rate summary"):
         remedies.overlaps(a, {"low": 0.1})
+
+
+# --------------------------------------------------------------------------------------------
+# the larger task, knobs, plots, explorer and self-checks of chapter 6
+# --------------------------------------------------------------------------------------------
+
+
+def test_larger_task_every_piece_owns_points():
+    task = remedies.larger_task()
+    assert task.in_dim == 3 and task.n_points == 200 and task.weights.shape == (4, 3)
+    shares = torch.bincount(task.target_piece(task.X), minlength=4)
+    assert (shares > 20).all()
+    torch.testing.assert_close(task.target(task.X), task.y)
+
+
+def test_remedy_from_knobs():
+    assert remedies.remedy_from_knobs("revival") == remedies.standard_remedies()["revival"]
+    assert remedies.remedy_from_knobs("smooth max", 1.5).temperature == 1.5
+    assert remedies.remedy_from_knobs("load balancing", 0.3).aux_weight == 0.3
+    assert remedies.remedy_from_knobs("noise", 0.2).noise == 0.2
+    assert remedies.remedy_from_knobs("more units", 3.4).units_factor == 3
+    assert remedies.remedy_from_knobs("more units", 0.5).units_factor == 2
+    assert remedies.remedy_from_knobs("restarts", every=75).restart_every == 75
+    assert remedies.remedy_from_knobs("revival", 9.0, every=75).revive_every == 75  # strength ignored
+    assert remedies.remedy_from_knobs("baseline", 3.0, 10) == remedies.baseline()
+    with pytest.raises(ValueError, match="kind"):
+        remedies.remedy_from_knobs("dropout")
+    with pytest.raises(ValueError, match="strength"):
+        remedies.remedy_from_knobs("noise", -1.0)
+    with pytest.raises(ValueError, match="every"):
+        remedies.remedy_from_knobs("restarts", every=0)
+
+
+def test_final_loss_strips_draws_every_run():
+    losses = {"a": torch.tensor([1e-12, 1e-2, 0.0]), "b": torch.tensor([5e-2])}
+    ax = plots.final_loss_strips(losses, title="t")
+    points = sum(len(c.get_offsets()) for c in ax.collections)
+    assert points == 4 and ax.get_xscale() == "log" and ax.get_title() == "t"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    with pytest.raises(ValueError, match="final_losses"):
+        plots.final_loss_strips({})
+    with pytest.raises(ValueError, match="threshold"):
+        plots.final_loss_strips(losses, threshold=0.0)
+    with pytest.raises(ValueError, match="final_losses"):
+        plots.final_loss_strips({"a": torch.zeros(2, 2)})
+
+
+def test_format_remedy_table(task):
+    results = remedies.compare_remedies(task, {"baseline": remedies.baseline(), "noise": remedies.noise_injection()},
+                                        seeds=3, steps=50, dtype=F64)
+    text = plots.format_remedy_table(remedies.summarise(results))
+    lines = text.splitlines()
+    assert len(lines) == 3 and lines[1].startswith("baseline") and lines[2].startswith("noise")
+    assert all("time: " in line and " ms" in line for line in lines[1:])
+    assert "/3" in lines[1] and "1.00×" in lines[1]
+    with pytest.raises(ValueError, match="rows"):
+        plots.format_remedy_table({})
+
+
+def test_remedy_explorer_figure_matches_the_engine():
+    from symcourse import widgets
+
+    fig, info = widgets.remedy_explorer_figure("smooth max", strength=2.0, seed=3)
+    assert len(fig.axes) >= 2
+    run = remedies.train_remedy(data.stall_task(), widgets.REMEDY_SEEDS, remedies.smooth_max(2.0),
+                                steps=widgets.REMEDY_STEPS, record_every=widgets.REMEDY_STEPS)
+    assert info["solved"] == int(run.solved.sum()) and info["trials"] == widgets.REMEDY_SEEDS
+    assert info["final_mse"] == pytest.approx(run.final_loss[3].item(), rel=1e-6)
+    assert info["knob"] == "temperature" and info["strength"] == 2.0 and info["every"] is None
+    assert info["low"] <= info["solved"] / info["trials"] <= info["high"]
+    _, info = widgets.remedy_explorer_figure("no bias", seed=0)  # units without biases are drawn too
+    assert info["units"] == 2 and info["strength"] is None
+
+
+@pytest.mark.parametrize("kwargs, exc, name", [
+    (dict(remedy="dropout"), ValueError, "remedy"),
+    (dict(strength=0.0), ValueError, "strength"),
+    (dict(every=0), ValueError, "every"),
+    (dict(seed=40), ValueError, "seed"),
+    (dict(seed=True), ValueError, "seed"),
+])
+def test_remedy_explorer_figure_rejects_bad_input(kwargs, exc, name):
+    from symcourse import widgets
+
+    with pytest.raises(exc, match=name):
+        widgets.remedy_explorer_figure(**kwargs)
+
+
+def test_remedy_explorer_follows_its_controls():
+    from symcourse import widgets
+
+    explorer = widgets.RemedyExplorer()
+    assert set(explorer.controls) == {"remedy", "strength", "every", "seed"}
+    assert explorer.info["remedy"] == "revival" and explorer.info["every"] == 250
+    explorer.controls["every"].value = 100
+    assert explorer.info["every"] == 100
+    reference = remedies.train_remedy(data.stall_task(), widgets.REMEDY_SEEDS, remedies.dead_unit_revival(100),
+                                      steps=widgets.REMEDY_STEPS, record_every=widgets.REMEDY_STEPS)
+    assert explorer.info["solved"] == int(reference.solved.sum())
+    explorer.controls["remedy"].value = "noise"
+    explorer.controls["strength"].value = 0.1
+    assert explorer.info["remedy"] == "noise" and explorer.info["strength"] == pytest.approx(0.1)
+    explorer.controls["seed"].value = 5
+    assert explorer.info["seed"] == 5
+    assert not plt.get_fignums()  # every redraw closed its figure
+
+
+CHECKS = ["remedies-soft-share", "remedies-balance-value", "remedies-noise-walk", "remedies-own-revival",
+          "remedies-larger-temperature"]
+
+
+def test_chapter_6_checks_are_registered():
+    assert sorted(CHECKS) == [i for i in exercises.exercise_ids() if i.startswith("remedies-")]
+
+
+def own_revival_mse():
+    """Exercise 4 done independently: question network, seed 1, Adam, revival every 250 steps."""
+    task = data.stall_task()
+    torch.manual_seed(1)
+    net = models.question_network()
+    linear = models.linear_layer(net)
+    opt = torch.optim.Adam(net.parameters(), lr=0.02)
+    for step in range(1, 2001):
+        loss = ((task.y[:, None] - net(task.X)) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 250 == 0 and step < 1500:
+            remedies.revive_dead_units(linear, task.X, task.y, opt)
+    with torch.no_grad():
+        return ((task.y[:, None] - net(task.X)) ** 2).mean().item()
+
+
+@pytest.mark.parametrize("exercise, right, wrongs, bad_type", [
+    ("remedies-soft-share", [1 / (1 + math.exp(4.0)), torch.tensor(1 / (1 + math.exp(4.0)))],
+     [math.exp(-4.0), 0.5, 0.1], ["small", [0.018]]),
+    ("remedies-balance-value", [2 / (1 + math.exp(-2.0))], [1.0, 2.0, 1 / (1 + math.exp(-2.0)), 1.5],
+     ["one", [1.76]]),
+    ("remedies-noise-walk", [0.05 * math.sqrt(sum((1 - t / 1500) ** 2 for t in range(1500)))],
+     [0.05 * math.sqrt(1500), 0.05 * sum(1 - t / 1500 for t in range(1500)), 0.5], ["far", [1.0]]),
+    ("remedies-larger-temperature", [2.0], [1.0, 0.0, -1.0, 1000.0], ["hot", [2.0]]),
+])
+def test_chapter_6_checks_accept_reject_and_explain(exercise, right, wrongs, bad_type):
+    for answer in right:
+        feedback = exercises.check(exercise, answer)
+        assert feedback.ok, (answer, feedback.message)
+    secrets = [float(exercises.scalar(right[0]))]
+    for answer in wrongs:
+        feedback = exercises.check(exercise, answer)
+        assert feedback.status == "incorrect", (answer, feedback.message)
+        for number in [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", feedback.message)]:
+            for secret in secrets:
+                if exercise != "remedies-larger-temperature":
+                    assert not math.isclose(number, secret, rel_tol=1e-2), feedback.message
+    for answer in bad_type:
+        feedback = exercises.check(exercise, answer)
+        assert feedback.status == "incorrect" and feedback.message.startswith("expected"), feedback.message
+    assert exercises.check(exercise, ...).status == "unsolved"
+
+
+def test_own_revival_check():
+    value = own_revival_mse()
+    assert exercises.check("remedies-own-revival", value).ok
+    stalled = exercises.check("remedies-own-revival", 0.0182)
+    assert stalled.status == "incorrect" and "stalls" in stalled.message
+    assert exercises.check("remedies-own-revival", -1.0).status == "incorrect"
+    assert exercises.check("remedies-own-revival", "small").message.startswith("expected")
