@@ -416,7 +416,7 @@ def least_squares_partition(X: torch.Tensor, y: torch.Tensor, units: int, seeds,
 
 @dataclass
 class RemedyResult(SweepResult):
-    """A :class:`~symcourse.sweeps.SweepResult` with what a remedy did and cost.
+    """A :class:`~symcourse.sweeps.SweepResult` with what a remedy did and cost (chapter 6).
 
     ``loss`` is always the training MSE of the hard-max network (whatever the remedy trains on),
     ``events`` counts per seed the units re-seated or the networks restarted, and
@@ -565,11 +565,13 @@ class _Batch:
 def train_remedy(task: MaxAffineTask, seeds=200, remedy: Remedy | None = None, *, units: int = 2,
                  steps: int = 4000, lr: float = 0.02, betas=(0.9, 0.999), eps: float = 1e-8,
                  record_every: int = 100, record_params: bool = False, chunk_size: int = 256,
-                 dtype: torch.dtype = torch.float32, threads: int = 1) -> RemedyResult:
+                 dtype: torch.dtype = torch.float32, threads: int = 1,
+                 theta0: torch.Tensor | None = None) -> RemedyResult:
     """Train every seed's max network on ``task`` with ``remedy`` (default: none), all seeds at once.
 
     Seed ``s`` starts from ``torch.manual_seed(s); nn.Linear(D, K)`` (``K = units ×
-    remedy.units_factor``) unless the remedy starts from the data. Full-batch Adam, as in
+    remedy.units_factor``) unless the remedy starts from the data or ``theta0`` (S, K, D[+1])
+    is given (e.g. to continue earlier runs; Adam starts afresh). Full-batch Adam, as in
     :func:`symcourse.sweeps.train_sweep`, for ``steps`` steps: the same budget whatever the
     remedy. Per step, in this order: the gradient of the MSE through the hard max (or the soft
     max at the current temperature) plus the load-balancing term, the Adam update, the
@@ -592,16 +594,22 @@ def train_remedy(task: MaxAffineTask, seeds=200, remedy: Remedy | None = None, *
     _checks.positive("chunk_size", chunk_size, integer=True)
     _checks.positive("threads", threads, integer=True)
     seeds = _checks.seeds(seeds)
+    if theta0 is not None:
+        if remedy.init == "partition":
+            raise ValueError("give theta0 or a remedy that starts from the data, not both")
+        width = task.in_dim + int(remedy.bias)
+        _checks.tensor("theta0", theta0, shape=(len(seeds), units * remedy.units_factor, width))
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         return _train(task, seeds, remedy, units, steps, lr, betas, eps, record_every, record_params,
-                      chunk_size, dtype)
+                      chunk_size, dtype, theta0)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train(task, seeds, remedy, units, steps, lr, betas, eps, record_every, record_params, chunk_size, dtype):
+def _train(task, seeds, remedy, units, steps, lr, betas, eps, record_every, record_params, chunk_size, dtype,
+           theta0):
     D, N = task.in_dim, task.n_points
     K = units * remedy.units_factor
     bias = remedy.bias
@@ -616,7 +624,9 @@ def _train(task, seeds, remedy, units, steps, lr, betas, eps, record_every, reco
     history = torch.empty(len(recorded), len(seeds), K, Xa.shape[1], dtype=dtype) if record_params else None
     events = torch.zeros(len(seeds), dtype=torch.int64)
     start = time.perf_counter()
-    if remedy.init == "partition":
+    if theta0 is not None:
+        theta0 = theta0.to(dtype)
+    elif remedy.init == "partition":
         theta0 = least_squares_partition(task.X, task.y, K, seeds, remedy.init_iterations,
                                          remedy.neighbours, dtype=dtype)
     else:
@@ -730,6 +740,36 @@ def summarise(results: dict, reference: str | None = None, task: MaxAffineTask |
     return rows
 
 
+def verdict(row: dict, reference: dict) -> str:
+    """``"helps"`` when the 95% interval of ``row`` lies entirely above that of ``reference``,
+    ``"hurts"`` when entirely below, else ``"no clear effect"`` (both are rate summaries, e.g.
+    rows of :func:`summarise`). Chapter 6."""
+    if not overlaps(row, reference):
+        return "helps" if row["low"] > reference["high"] else "hurts"
+    return "no clear effect"
+
+
+def paired_counts(solved: torch.Tensor, reference: torch.Tensor) -> tuple[int, int]:
+    """For two runs on the same seeds: how many seeds ``solved`` solves that ``reference`` does
+    not, and how many ``reference`` solves that ``solved`` does not. Chapter 6."""
+    _checks.tensor("solved", solved, ndim=1, floating=False)
+    _checks.tensor("reference", reference, shape=(solved.shape[0],), floating=False)
+    if solved.dtype != torch.bool or reference.dtype != torch.bool:
+        raise TypeError("solved and reference must be bool tensors, one flag per seed")
+    return int((solved & ~reference).sum()), int((reference & ~solved).sum())
+
+
+def first_revival(history: torch.Tensor, X: torch.Tensor) -> int:
+    """The first recorded row of one run's parameter ``history`` (T, K, D+1) at which a unit that
+    won no point in the row before wins points again. Raises if that never happens. Chapter 6."""
+    _checks.tensor("history", history, ndim=3)
+    dead = dead_units(history, X).any(dim=1)
+    back = torch.nonzero(dead[:-1] & ~dead[1:])
+    if not len(back):
+        raise ValueError("no unit comes back to life in this history")
+    return int(back[0, 0]) + 1
+
+
 def overlaps(a: dict, b: dict) -> bool:
     """Whether two :func:`symcourse.stats.rate_summary` intervals overlap. Chapter 6."""
     for name, s in (("a", a), ("b", b)):
@@ -743,4 +783,4 @@ __all__ = ["KINDS", "UNTIL", "Remedy", "RemedyResult", "baseline", "no_bias", "m
            "standard_remedies", "STRENGTH_KNOB", "remedy_from_knobs", "LARGER_WEIGHTS", "LARGER_BIASES", "larger_task", "annealed", "soft_max_output", "load_balancing_loss", "parameter_noise",
            "local_fits", "reseat_dead_units", "revive_dead_units", "zero_optimizer_rows",
            "least_squares_partition", "restart_theta", "train_remedy", "compare_remedies", "summarise",
-           "overlaps", "STALL_THRESHOLD"]
+           "overlaps", "verdict", "paired_counts", "first_revival", "STALL_THRESHOLD"]

@@ -407,6 +407,18 @@ def test_engine_results_do_not_depend_on_chunks_or_batch(task):
     torch.testing.assert_close(whole.theta[3], alone.theta[0], atol=1e-12, rtol=0)
 
 
+def test_engine_continues_from_theta0(task):
+    first = remedies.train_remedy(task, 3, steps=50, dtype=F64)
+    again = remedies.train_remedy(task, 3, steps=50, theta0=first.theta0, dtype=F64)
+    torch.testing.assert_close(again.theta, first.theta, atol=0, rtol=0)
+    more = remedies.train_remedy(task, 3, steps=30, theta0=first.theta.float(), dtype=F64)
+    assert torch.equal(more.theta0, first.theta.float().double()) and more.theta0.dtype == F64
+    with pytest.raises(ValueError, match="theta0"):
+        remedies.train_remedy(task, 3, steps=10, theta0=torch.zeros(3, 3, 3, dtype=F64))
+    with pytest.raises(ValueError, match="not both"):
+        remedies.train_remedy(task, 3, remedies.partition_init(2, 20), steps=10, theta0=first.theta)
+
+
 def test_engine_threads_do_not_change_results_and_are_restored(task):
     before = torch.get_num_threads()
     one = remedies.train_remedy(task, 3, remedies.smooth_max(1.0), steps=60, dtype=F64)
@@ -538,6 +550,7 @@ def test_format_remedy_table(task):
     assert len(lines) == 3 and lines[1].startswith("baseline") and lines[2].startswith("noise")
     assert all("time: " in line and " ms" in line for line in lines[1:])
     assert "/3" in lines[1] and "1.00×" in lines[1]
+    assert max(len(line.split("time:")[0]) for line in lines) < 75  # fits the book's code column
     with pytest.raises(ValueError, match="rows"):
         plots.format_remedy_table({})
 
@@ -650,3 +663,45 @@ def test_own_revival_check():
     assert stalled.status == "incorrect" and "stalls" in stalled.message
     assert exercises.check("remedies-own-revival", -1.0).status == "incorrect"
     assert exercises.check("remedies-own-revival", "small").message.startswith("expected")
+
+
+def test_verdict_and_paired_counts():
+    base = dict(low=0.1, high=0.2)
+    assert remedies.verdict(dict(low=0.25, high=0.4), base) == "helps"
+    assert remedies.verdict(dict(low=0.0, high=0.05), base) == "hurts"
+    assert remedies.verdict(dict(low=0.15, high=0.3), base) == "no clear effect"
+    a = torch.tensor([True, True, False, False])
+    b = torch.tensor([True, False, True, False])
+    assert remedies.paired_counts(a, b) == (1, 1) and remedies.paired_counts(a, a) == (0, 0)
+    with pytest.raises(ValueError, match="reference"):
+        remedies.paired_counts(a, b[:3])
+    with pytest.raises(TypeError, match="bool"):
+        remedies.paired_counts(a.int(), b.int())
+
+
+def test_first_revival(task):
+    fit = stall.affine_lstsq(task.X, task.y)
+    dead = torch.stack([fit, fit - torch.tensor([0.0, 0.0, 5.0], dtype=F64)])
+    alive = models.perfect_theta()[0]
+    assert remedies.first_revival(torch.stack([alive, dead, dead, alive, dead, alive]), task.X) == 3
+    with pytest.raises(ValueError, match="no unit"):
+        remedies.first_revival(torch.stack([dead, dead]), task.X)
+    with pytest.raises(ValueError, match="history"):
+        remedies.first_revival(dead, task.X)
+
+
+def test_remedy_outcomes_and_revival_story(task):
+    rows = {"a": dict(rate=0.5, low=0.3, high=0.7, trials=10), "b": dict(rate=1.0, low=0.7, high=1.0, trials=10)}
+    fig = plots.remedy_outcomes(rows, {"a": torch.rand(10), "b": torch.rand(10)}, title="t")
+    assert len(fig.axes) == 2 and fig.axes[0].get_title() == "t"
+    with pytest.raises(ValueError, match="same labels"):
+        plots.remedy_outcomes(rows, {"a": torch.rand(10)})
+    run = remedies.train_remedy(task, [0], remedies.dead_unit_revival(20, neighbours=20), steps=100,
+                                record_every=20, record_params=True, dtype=F64)
+    fig = plots.revival_story(run.history[:, 0], run.steps, 2, {"revival": run.loss[:, 0]}, task, title="s")
+    assert len(fig.axes) == 3 and fig.axes[2].get_title() == "s"
+    assert len(fig.axes[2].get_lines()) == 1
+    with pytest.raises(ValueError, match="row"):
+        plots.revival_story(run.history[:, 0], run.steps, 0, {}, task)
+    with pytest.raises(ValueError, match="losses"):
+        plots.revival_story(run.history[:, 0], run.steps, 1, {"x": torch.zeros(2, dtype=F64)}, task)
