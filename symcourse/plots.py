@@ -489,3 +489,79 @@ def synthesis_grid(rows: list[str], columns: list[str], marks: list[list[str]], 
         ax.spines[side].set_visible(False)
     ax.tick_params(length=0)
     return ax
+
+
+def final_loss_strips(final_losses: dict, threshold: float = STALL_THRESHOLD, *, ax=None,
+                      title: str | None = None):
+    """Final training MSE of every run, one row of dots per remedy (log scale, a fixed vertical
+    jitter), solved runs blue and failed runs red, with the success threshold dotted.
+    ``final_losses`` maps a label to a (runs,) tensor. Introduced in chapter 6."""
+    if not isinstance(final_losses, dict) or not final_losses:
+        raise ValueError("final_losses must be a non-empty dict of label -> (runs,) tensor")
+    _checks.positive("threshold", threshold)
+    ax = _axes(ax, (5.0, 0.45 * len(final_losses) + 1.0))
+    labels = list(final_losses)
+    floor = 1e-16
+    for row, label in enumerate(labels):
+        values = final_losses[label]
+        _checks.tensor(f"final_losses[{label!r}]", values, ndim=1)
+        values = values.double().clamp(min=floor).numpy()
+        y = len(labels) - 1 - row + 0.3 * (np.linspace(-1, 1, len(values)) if len(values) > 1 else np.zeros(1))
+        failed = values > threshold
+        ax.scatter(values[~failed], y[~failed], s=5, color=SOLVED, alpha=0.6, lw=0)
+        ax.scatter(values[failed], y[failed], s=5, color=STALLED, alpha=0.6, lw=0)
+    ax.axvline(threshold, color="k", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks(np.arange(len(labels))[::-1], labels)
+    ax.set(xlabel="final training MSE (dotted: success threshold)", title=title)
+    ax.grid(False, axis="y")
+    return ax
+
+
+def format_remedy_table(rows: dict) -> str:
+    """A plain-text table of :func:`symcourse.remedies.summarise` rows: solved runs, success rate
+    with its 95% interval, median final MSE, unit evaluations relative to the first row, and
+    wall-clock time per run (printed as ``time: … ms``). Introduced in chapter 6."""
+    if not isinstance(rows, dict) or not rows:
+        raise ValueError("rows must be a non-empty dict of label -> summary row")
+    width = max(len("remedy"), *(len(label) for label in rows))
+    lines = [f"{'remedy':<{width}} solved   success [95% interval]  median  evals  wall-clock/run"]
+    for label, r in rows.items():
+        lines.append(f"{label:<{width}} {r['count']:>3d}/{r['trials']:<3d} {r['rate']:6.1%} "
+                     f"[{r['low']:5.1%}, {r['high']:6.1%}]  {r['median']:7.1e}  "
+                     f"{r['relative_evaluations']:4.2f}×  time: {1e3 * r['seconds']:.1f} ms")
+    return "\n".join(lines)
+
+
+def remedy_outcomes(rows: dict, final_losses: dict, *, title: str | None = None):
+    """Two panels for a comparison of remedies: success rates with 95% intervals
+    (:func:`rate_bars`) and every run's final loss (:func:`final_loss_strips`). Returns the
+    figure. Introduced in chapter 6."""
+    if set(rows) != set(final_losses):
+        raise ValueError("rows and final_losses must have the same labels")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+    rate_bars(rows, ax=left, xlabel="success rate (95% interval)", title=title)
+    final_loss_strips(final_losses, ax=right)
+    return fig
+
+
+def revival_story(history: torch.Tensor, steps: torch.Tensor, row: int, losses: dict, task: MaxAffineTask,
+                  *, title: str | None = None):
+    """Three panels for one run with dead-unit revival: its win regions at recorded row ``row - 1``
+    (a unit dead) and ``row`` (re-seated), and loss curves (``losses`` maps a label to a (T,)
+    tensor over ``steps``). ``history`` is the run's parameters (T, K, 3). Returns the figure.
+    Introduced in chapter 6."""
+    _checks.tensor("history", history, ndim=3)
+    if not 1 <= row < history.shape[0]:
+        raise ValueError(f"row must lie in [1, {history.shape[0] - 1}], got {row!r}")
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.3), layout="constrained",
+                             gridspec_kw={"width_ratios": [1, 1, 1.3]})
+    win_regions(history[row - 1], task, ax=axes[0], title=f"step {int(steps[row - 1])}: unit dead")
+    win_regions(history[row], task, ax=axes[1], title=f"step {int(steps[row])}: re-seated")
+    for k, (label, loss) in enumerate(losses.items()):
+        _checks.tensor(f"losses[{label!r}]", loss, shape=(steps.shape[0],))
+        axes[2].semilogy(steps.numpy(), loss.clamp(min=1e-16).numpy(), label=label,
+                         color=UNIT_COLOURS[k % len(UNIT_COLOURS)])
+    axes[2].set(xlabel="optimisation step", ylabel="training MSE", title=title)
+    axes[2].legend()
+    return fig

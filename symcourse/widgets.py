@@ -387,3 +387,76 @@ class SymmetryExplorer(Explorer):
         }
         super().__init__(partial(symmetry_explorer_figure, relu_net, norm_net, X, labels),
                          controls, [["kind"], ["s", "weight_decay"]])
+
+
+#: Chapter 6's explorer: seeds per setting and the step budget (the chapter's).
+REMEDY_SEEDS = 40
+REMEDY_STEPS = 2000
+REMEDY_RECORD_EVERY = 50
+
+
+@lru_cache(maxsize=64)
+def _remedy_run(kind: str, strength, every):
+    from .remedies import remedy_from_knobs, train_remedy
+
+    task = stall_task()
+    remedy = remedy_from_knobs(kind, strength, every)
+    return task, remedy, train_remedy(task, REMEDY_SEEDS, remedy, steps=REMEDY_STEPS,
+                                      record_every=REMEDY_RECORD_EVERY, record_params=True)
+
+
+def remedy_explorer_figure(remedy: str = "revival", strength: float = 1.0, every: int = 250, seed: int = 0):
+    """Train seeds 0-39 of the stall problem with one remedy and draw the final win regions of
+    ``seed`` next to every seed's loss curve. ``strength`` is the remedy's main knob (see
+    :data:`symcourse.remedies.STRENGTH_KNOB`; ignored by remedies without one) and ``every`` the
+    check period of revival and restarts. Returns ``(figure, info)``; ``info`` has the success
+    count and its 95% interval, the knobs used and the example's final MSE. Chapter 6's explorer
+    and its static fallback both use it.
+    """
+    from .remedies import KINDS, STRENGTH_KNOB
+    from .stats import rate_summary
+
+    _checks.choice("remedy", remedy, KINDS)
+    _checks.positive("strength", strength)
+    _checks.positive("every", every, integer=True)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < REMEDY_SEEDS:
+        raise ValueError(f"seed must be an integer in [0, {REMEDY_SEEDS}), got {seed!r}")
+    knob = STRENGTH_KNOB[remedy]
+    task, chosen, run = _remedy_run(remedy, float(strength) if knob else None,
+                                    int(every) if remedy in ("revival", "restarts") else None)
+    solved = run.solved
+    rate = rate_summary(solved)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.6, 3.3), layout="constrained",
+                                      gridspec_kw={"width_ratios": [1, 1.3]})
+    theta = run.theta[seed]
+    if chosen.bias:
+        win_regions(theta, task, ax=left, title=f"seed {seed}, step {REMEDY_STEPS}")
+    else:  # the win-region helper draws biased units: append zero biases
+        win_regions(torch.cat([theta, torch.zeros(theta.shape[0], 1)], dim=1), task, ax=left,
+                    title=f"seed {seed}, step {REMEDY_STEPS}")
+    loss_curves(run.steps, run.loss, ~solved, ax=right, max_curves=REMEDY_SEEDS,
+                title=f"{remedy}: {rate['count']} of {rate['trials']} solved")
+    info = {"remedy": remedy, "knob": knob, "strength": float(strength) if knob else None,
+            "every": int(every) if remedy in ("revival", "restarts") else None, "seed": seed,
+            "solved": rate["count"], "trials": rate["trials"], "low": rate["low"], "high": rate["high"],
+            "final_mse": float(run.final_loss[seed]), "units": int(run.theta.shape[1])}
+    return fig, info
+
+
+class RemedyExplorer(Explorer):
+    """A remedy menu, its main knob, the check period and an example seed over
+    :func:`remedy_explorer_figure`. Chapter 6."""
+
+    def __init__(self, remedy: str = "revival", strength: float = 1.0, every: int = 250, seed: int = 0):
+        from .remedies import KINDS
+
+        controls = {
+            "remedy": widgets.Dropdown(options=list(KINDS), value=remedy, description="remedy"),
+            "strength": widgets.FloatLogSlider(value=strength, base=10, min=-2, max=1, step=0.1,
+                                               description="strength", continuous_update=False),
+            "every": widgets.IntSlider(value=every, min=25, max=500, step=25, description="every",
+                                       continuous_update=False),
+            "seed": widgets.IntSlider(value=seed, min=0, max=REMEDY_SEEDS - 1, description="seed",
+                                      continuous_update=False),
+        }
+        super().__init__(remedy_explorer_figure, controls, [["remedy", "strength"], ["every", "seed"]])
