@@ -79,6 +79,14 @@ def scalar(answer):
     return answer
 
 
+def as_int(answer, what: str) -> int:
+    """``answer`` as a whole number (a one-element tensor or NumPy integer is accepted)."""
+    answer = scalar(answer)
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        raise Wrong(f"expected {what} as a whole number, got {type(answer).__name__} {answer!r}")
+    return answer
+
+
 def as_float(answer, what: str) -> float:
     answer = scalar(answer)
     if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..detect import coinciding_kinks
-from . import Wrong, as_float, scalar, self_check
+from . import Wrong, as_float, as_int, self_check
 
 OUTGOING = 10          # outgoing weights of the dead unit in the first exercise
 BYPASSED = 3           # bypassed units in the GL(k) exercise
@@ -14,16 +14,9 @@ KINK_W = torch.tensor([1.0, 2.0, -1.0, 0.5, 4.0], dtype=torch.float64)
 KINK_B = torch.tensor([0.3, -1.0, 0.5, 0.1, -2.0], dtype=torch.float64)
 
 
-def _whole(answer, what):
-    answer = scalar(answer)
-    if isinstance(answer, bool) or not isinstance(answer, int):
-        raise Wrong(f"expected {what} as a whole number, got {type(answer).__name__} {answer!r}")
-    return answer
-
-
 @self_check("comego-dead")
 def _dead(answer):
-    answer = _whole(answer, "a number of directions")
+    answer = as_int(answer, "the number of directions")
     if answer == OUTGOING + 1 or answer == 2 * OUTGOING:
         raise Wrong("the incoming weights get zero gradient too, but moving them can revive the "
                     "unit: they are flat only while it stays dead, and not in every direction")
@@ -34,7 +27,7 @@ def _dead(answer):
 
 @self_check("comego-gl")
 def _gl(answer):
-    answer = _whole(answer, "a number of directions")
+    answer = as_int(answer, "the number of directions")
     k = BYPASSED
     if answer == k * k:
         raise Wrong("GL(k) has k² dimensions, but k of them are the rescalings of chapter 2, "

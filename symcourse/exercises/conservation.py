@@ -6,7 +6,7 @@ import math
 import torch
 
 from ..conservation import gradient_descent
-from . import Wrong, as_float, scalar, self_check
+from . import Wrong, as_float, as_int, self_check
 
 #: Exercise data, shared with the notebook and the tests.
 NEURON_IN = (3.0, -1.0, 2.0)  # incoming weights and bias of one ReLU neuron
@@ -56,9 +56,7 @@ def _rescale_value(answer):
 
 @self_check("conservation-linear-count")
 def _linear_count(answer):
-    answer = scalar(answer)
-    if isinstance(answer, bool) or not isinstance(answer, int):
-        raise Wrong(f"expected a whole number of conservation laws, got {type(answer).__name__} {answer!r}")
+    answer = as_int(answer, "the number of conservation laws")
     if answer == 16:
         raise Wrong("that is what the gradient fields alone suggest; brackets add directions")
     if answer != 10:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from . import Wrong, as_float, scalar, self_check
+from . import Wrong, as_float, as_int, self_check
 
 #: Exercise data, shared with the notebook and the tests.
 COEF_LR, COEF_BETA = 0.1, 0.5  # learning rate and momentum of the coefficient exercise
@@ -67,9 +67,7 @@ def _modified_order(answer):
 
 @self_check("dynamics-noise-count")
 def _noise_count(answer):
-    answer = scalar(answer)
-    if isinstance(answer, bool) or not isinstance(answer, int):
-        raise Wrong(f"expected a whole number of directions, got {type(answer).__name__} {answer!r}")
+    answer = as_int(answer, "the number of directions")
     target = NOISE_IN + 1
     if answer == 1:
         raise Wrong("the bias is one such direction, but the weights have more")

@@ -8,7 +8,7 @@ from torch import nn
 
 from .. import symmetry
 from ..data import spiral_task
-from . import Wrong, as_float, as_tensor, scalar, self_check
+from . import Wrong, as_float, as_int, as_tensor, self_check
 
 #: The set-up of exercise ``symmetry-weight-decay``: seed, widths, weight decay, neuron.
 DECAY_SEED, DECAY_WIDTHS, DECAY_LAMBDA, DECAY_NEURON = 0, (2, 8, 3), 0.01, 3
@@ -90,9 +90,7 @@ def _eps_exponent(answer):
 
 @self_check("symmetry-count")
 def _count(answer):
-    answer = scalar(answer)
-    if isinstance(answer, bool) or not isinstance(answer, int):
-        raise Wrong(f"expected a whole number of symmetry groups, got {answer!r}")
+    answer = as_int(answer, "the number of symmetry groups")
     net = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
     rescale = len(symmetry.rescale_groups(net))
     expected = rescale + len(symmetry.translation_groups(net))

@@ -7,7 +7,7 @@ import torch
 
 from ..data import spiral_task
 from ..teleport import NotASymmetry, check_invariance, deep_relu_mlp, flat_parameters
-from . import Wrong, as_float, scalar, self_check
+from . import Wrong, as_float, as_int, self_check
 
 DEPTH, WIDTH = 12, 24                 # the chapter's network
 GRAD_IN, GRAD_OUT = 3.0, 1.0          # gradient norms of one neuron in the ratio exercise
@@ -15,9 +15,7 @@ GRAD_IN, GRAD_OUT = 3.0, 1.0          # gradient norms of one neuron in the rati
 
 @self_check("using-count")
 def _count(answer):
-    answer = scalar(answer)
-    if isinstance(answer, bool) or not isinstance(answer, int):
-        raise Wrong(f"expected a whole number of groups, got {type(answer).__name__} {answer!r}")
+    answer = as_int(answer, "the number of groups")
     target = (DEPTH - 1) * WIDTH
     if answer == DEPTH * WIDTH:
         raise Wrong("the output layer's units feed the softmax, not another layer: they have "
