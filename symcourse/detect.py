@@ -178,3 +178,30 @@ def kurtosis(values: torch.Tensor) -> float:
     values = _checks.tensor("values", values, ndim=1)
     centred = values - values.mean()
     return float((centred ** 4).mean() / (centred ** 2).mean() ** 2)
+
+
+def near_kinks(layer: nn.Linear, interval: tuple[float, float], tol: float = 0.01) -> int:
+    """How many pairs of units of a one-input ReLU layer bend within ``tol`` of each other, face
+    the same way and bend inside ``interval``. Introduced in chapter 8."""
+    if not isinstance(layer, nn.Linear) or layer.in_features != 1:
+        raise ValueError("layer must be an nn.Linear with one input")
+    low, high = interval
+    w, b = layer.weight.detach()[:, 0], layer.bias.detach()
+    x = kink_positions(w, b)
+    return sum(1 for i, j in coinciding_kinks(w, b, tol) if low < float(x[i]) < high)
+
+
+def fit_1d(model: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -> float:
+    """Fit ``model`` to ``(x, y)`` by full-batch Adam on the mean squared error, in place;
+    returns the final loss. Introduced in chapter 8."""
+    _checks.tensor("x", x, ndim=2)
+    _checks.tensor("y", y, shape=(x.shape[0], None))
+    _checks.positive("lr", lr)
+    _checks.positive("steps", steps, integer=True)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        optimiser.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimiser.step()
+    return nn.functional.mse_loss(model(x), y).item()

@@ -116,3 +116,19 @@ def test_synthesis_grid_checks_its_marks():
     with pytest.raises(ValueError, match="rows"):
         plots.synthesis_grid(["a", "b"], ["x"], [["yes"]])
     plt.close("all")
+
+
+def test_near_kinks_and_fit_1d():
+    layer = nn.Linear(1, 3).double()
+    with torch.no_grad():
+        layer.weight[:, 0] = torch.tensor([1.0, 2.0, -1.0], dtype=f64)
+        layer.bias[:] = torch.tensor([-0.5, -1.004, 0.5], dtype=f64)  # kinks 0.5, 0.502, 0.5
+    assert detect.near_kinks(layer, (0.0, 1.0), tol=0.01) == 1
+    assert detect.near_kinks(layer, (0.6, 1.0), tol=0.01) == 0
+    with pytest.raises(ValueError, match="one input"):
+        detect.near_kinks(nn.Linear(2, 3), (0.0, 1.0))
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, 8), nn.ReLU(), nn.Linear(8, 1)).double()
+    x = torch.linspace(-1, 1, 30, dtype=f64)[:, None]
+    start = nn.functional.mse_loss(model(x), x.abs()).item()
+    assert detect.fit_1d(model, x, x.abs(), 0.02, 200) < start / 10
