@@ -205,3 +205,20 @@ def fit_1d(model: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps:
         loss.backward()
         optimiser.step()
     return nn.functional.mse_loss(model(x), y).item()
+
+
+def census_sweep(make_model, X: torch.Tensor, labels: torch.Tensor, lrs, seeds, steps: int, *,
+                 every: int = 100) -> dict[tuple[float, int], dict[int, dict[int, tuple[int, int]]]]:
+    """:func:`census_during_training` for every learning rate and seed, each run from
+    ``torch.manual_seed(seed)`` then ``make_model()``: ``{(lr, seed): {step: {layer: (dead,
+    bypassed)}}}``. Introduced in chapter 8."""
+    if isinstance(make_model, nn.Module) or not callable(make_model):
+        raise TypeError("make_model must be a function returning a fresh model")
+    seeds = _checks.seeds(seeds)
+    runs = {}
+    for lr in lrs:
+        for seed in seeds:
+            torch.manual_seed(seed)
+            runs[lr, seed] = census_during_training(make_model(), X, labels, lr, steps,
+                                                    every=every, seed=seed)
+    return runs

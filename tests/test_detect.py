@@ -132,3 +132,12 @@ def test_near_kinks_and_fit_1d():
     x = torch.linspace(-1, 1, 30, dtype=f64)[:, None]
     start = nn.functional.mse_loss(model(x), x.abs()).item()
     assert detect.fit_1d(model, x, x.abs(), 0.02, 200) < start / 10
+
+
+def test_census_sweep_runs_every_rate_and_seed():
+    X, labels = data(40), torch.arange(40) % 2
+    runs = detect.census_sweep(lambda: mlp(0), X, labels, [0.01, 0.1], [0, 1], 10, every=5)
+    assert set(runs) == {(0.01, 0), (0.01, 1), (0.1, 0), (0.1, 1)}
+    assert list(runs[0.1, 1]) == [0, 5, 10]
+    with pytest.raises(TypeError, match="make_model"):
+        detect.census_sweep(mlp(0), X, labels, [0.01], [0], 5)
