@@ -63,19 +63,18 @@ class Recording:
 
 class _GroupSums:
     """Signed sums over every group of every kind in one gather and one ``index_add_``:
-    ``sums(M)[g] = Σ_i s_i M[i]`` over group ``g``'s parameters (flattened in ``names`` order).
+    ``sums(M)[g] = Σ_i s_i M[i]`` over group ``g``'s parameters (flattened in parameter order).
     ``slices[kind]`` says which rows of the result belong to which kind. The groups of one kind
     must be disjoint (those of :func:`symcourse.symmetry.find_groups` are)."""
 
-    def __init__(self, groups: dict[str, list[Symmetry]], names: list[str], sizes: list[int]):
+    def __init__(self, groups: dict[str, list[Symmetry]], model: nn.Module):
         params, signs, rows, self.slices = [], [], [], {}
+        total = sum(p.numel() for p in model.parameters())
         for kind, members in groups.items():
             start = sum(len(m) for m in self.slices.values())
-            taken = torch.zeros(sum(sizes), dtype=torch.bool)
+            taken = torch.zeros(total, dtype=torch.bool)
             for g, sym in enumerate(members):
-                s = torch.cat([sym.signs[n].reshape(-1).to(torch.float64) if n in sym.signs
-                               else torch.zeros(size, dtype=torch.float64)
-                               for n, size in zip(names, sizes)])
+                s = sym.flat_signs(model)
                 where = torch.nonzero(s).reshape(-1)
                 if taken[where].any():
                     raise ValueError(f"group {sym.label!r} overlaps an earlier {kind} group; the "
@@ -141,9 +140,8 @@ def train_recorded(model: nn.Module, task: ClassificationTask, lr: float, steps:
     if not isinstance(groups, dict) or not set(groups) <= set(KINDS):
         raise ValueError(f"groups must be a dict from kinds in {KINDS} to lists of Symmetry")
 
-    names = list(params)
     groups = {kind: found for kind, found in groups.items() if found}
-    sums = _GroupSums(groups, names, [p.numel() for p in params.values()])
+    sums = _GroupSums(groups, model)
     optimiser = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                                 weight_decay=weight_decay)
     batches = _batches(n, batch_size, steps, torch.Generator().manual_seed(seed))

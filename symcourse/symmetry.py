@@ -53,6 +53,19 @@ class Symmetry:
         """How many parameters the group acts on."""
         return sum(int(torch.count_nonzero(s)) for s in self.signs.values())
 
+    def flat_signs(self, model: nn.Module) -> torch.Tensor:
+        """The signs as one float64 vector over ``model``'s flattened parameters (in
+        ``named_parameters()`` order), zero where the group does not act. Chapter 5."""
+        parts = []
+        for name, p in model.named_parameters():
+            s = self.signs.get(name)
+            if s is not None and s.shape != p.shape:
+                raise ValueError(f"the symmetry {self.label!r} has signs of shape "
+                                 f"{tuple(s.shape)} for {name!r}, which has shape {tuple(p.shape)}")
+            parts.append(torch.zeros(p.numel(), dtype=torch.float64) if s is None
+                         else s.reshape(-1).to(torch.float64))
+        return torch.cat(parts)
+
 
 @dataclass(frozen=True)
 class Constraint:

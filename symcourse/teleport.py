@@ -13,6 +13,7 @@ Introduced in chapter 7.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import torch
@@ -72,7 +73,6 @@ def sign_matrix(model: nn.Module, groups: list[Symmetry]) -> torch.Tensor:
     Only multiplicative groups (scale, rescale) can be stacked this way. Chapter 7."""
     if not groups:
         raise ValueError("groups must not be empty")
-    names = [n for n, _ in model.named_parameters()]
     rows = []
     for sym in groups:
         if not isinstance(sym, Symmetry):
@@ -80,7 +80,7 @@ def sign_matrix(model: nn.Module, groups: list[Symmetry]) -> torch.Tensor:
         if sym.kind == "translation":
             raise ValueError("translation groups act by addition, not by scaling; use scale or "
                              "rescale groups")
-        rows.append(torch.cat([sym.signs[n].reshape(-1).to(torch.float64) for n in names]))
+        rows.append(sym.flat_signs(model))
     return torch.stack(rows)
 
 
@@ -241,8 +241,6 @@ def train_with_moves(model: nn.Module, task: ClassificationTask, lr: float, step
     :func:`orbit_move` (``how`` = "balance" or "teleport") before steps 0, ``every``, 2·``every``…
     or none (``how=None``). The full-batch loss is recorded every ``record_every`` steps and at
     the end. Introduced in chapter 7."""
-    import time
-
     if how is not None:
         _checks.choice("how", how, ("balance", "teleport"))
     _checks.positive("lr", lr)

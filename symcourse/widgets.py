@@ -206,7 +206,8 @@ BROKEN_HIDDEN, BROKEN_SAMPLES, BROKEN_STEPS = 16, 1250, 300
 
 
 @lru_cache(maxsize=1)
-def _broken_task():
+def _small_mnist1d():
+    """1,000 MNIST-1D training signals, generated once for the explorers of chapters 5 and 7."""
     return mnist1d_task(n_samples=BROKEN_SAMPLES)
 
 
@@ -219,7 +220,7 @@ def broken_conservation_explorer_figure(lr: float = 0.1, weight_decay: float = 5
     both use it."""
     _checks.positive("lr", lr)
     model = symmetric_classifier(hidden=BROKEN_HIDDEN, seed=0)
-    run = train_recorded(model, _broken_task(), lr, BROKEN_STEPS, weight_decay=weight_decay,
+    run = train_recorded(model, _small_mnist1d(), lr, BROKEN_STEPS, weight_decay=weight_decay,
                          momentum=momentum)
     fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.0), layout="constrained")
     info = {"lr": lr, "weight_decay": weight_decay, "momentum": momentum}
@@ -265,7 +266,7 @@ def using_symmetry_explorer_figure(spread: float = 2.0, lr: float = 0.05, every:
     _checks.positive("spread", spread)
     variants = {"He start": (0.0, None), "unbalanced start": (spread, None),
                 "unbalanced, rebalanced": (spread, "balance")}
-    runs = compare_variants(_broken_task(), [0], variants, lr=lr, steps=USING_STEPS,
+    runs = compare_variants(_small_mnist1d(), [0], variants, lr=lr, steps=USING_STEPS,
                             every=every, record_every=25)
     ax = variant_curves(runs, title=f"spread ±{spread:g} in log-scale, lr {lr:g}")
     info = {"spread": spread, "lr": lr, "every": every,

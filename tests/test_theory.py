@@ -276,3 +276,16 @@ def test_chapter5_self_checks():
     assert "β = 0.5" in check("broken-recursion", no_memory).message
     assert check("broken-recursion", lambda *a: 1 / 0).status == "incorrect"
     assert check("broken-drift-slope", 1.02).ok and "η²" in check("broken-drift-slope", 2.0).message
+
+
+def test_flat_signs_follow_the_parameter_order_and_check_shapes():
+    model = symmetric_classifier(in_dim=3, hidden=4, classes=2)
+    groups = find_groups(model)
+    flat = groups["rescale"][1].flat_signs(model)
+    assert flat.numel() == sum(p.numel() for p in model.parameters())
+    # 0.weight (4, 3) then 0.bias (4) then 2.weight (4, 4): row 1, bias 1, column 1
+    assert flat[3:6].tolist() == [1.0, 1.0, 1.0] and flat[13].item() == 1.0
+    assert flat[16:32].reshape(4, 4)[:, 1].tolist() == [-1.0] * 4
+    assert flat.abs().sum().item() == 3 + 1 + 4
+    with pytest.raises(ValueError, match="shape"):
+        groups["rescale"][0].flat_signs(symmetric_classifier(in_dim=5, hidden=4, classes=2))
