@@ -1,4 +1,4 @@
-"""How chapter 6's knobs were chosen: a small grid per remedy on the stall problem.
+"""How chapter 7's knobs were chosen: a small grid per remedy on the stall problem.
 
 Each remedy with a knob is trained on seeds 1000-1199 of the stall problem (not the seeds the
 chapter reports), with the chapter's budget of 2000 Adam steps, for every value in its grid; the

@@ -4,7 +4,7 @@ independent conservation laws (Marcotte, Gribonval & Peyré, NeurIPS 2023).
 
 Mathematics and engines layer: imports torch and the bottom modules only. Everything works on
 flat float64 parameter vectors and loss closures, so it does not depend on how a symmetry is
-described elsewhere in the package. Introduced in chapter 3.
+described elsewhere in the package. Introduced in chapter 4.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ _E = tuple(b5 - b4 for b5, b4 in zip(_B5, _B4))
 
 @dataclass(frozen=True)
 class FlowResult:
-    """A gradient-flow trajectory: ``theta[k]`` is the state at ``times[k]``. Introduced in chapter 3."""
+    """A gradient-flow trajectory: ``theta[k]`` is the state at ``times[k]``. Introduced in chapter 4."""
 
     times: torch.Tensor  # (T,)
     theta: torch.Tensor  # (T, P)
@@ -67,7 +67,7 @@ def _loss_and_grad(loss_fn: Callable, theta: torch.Tensor) -> tuple[float, torch
 
 
 def gradient(loss_fn: Callable, theta: torch.Tensor) -> torch.Tensor:
-    """The gradient of ``loss_fn`` at the flat parameter vector ``theta``, by autograd. Introduced in chapter 3."""
+    """The gradient of ``loss_fn`` at the flat parameter vector ``theta``, by autograd. Introduced in chapter 4."""
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
     return _loss_and_grad(loss_fn, _flat_theta(theta))[1]
@@ -80,7 +80,7 @@ def gradient_flow(loss_fn: Callable, theta0: torch.Tensor, times, *, rtol: float
     Adaptive explicit Runge–Kutta 5(4) of Dormand & Prince in float64, with the usual local error
     control: a step is accepted when the RMS of ``error / (atol + rtol·|θ|)`` is at most 1. Steps
     are shortened to land exactly on every requested time. ``times`` must be non-negative and
-    non-decreasing; time 0 is the start. Introduced in chapter 3.
+    non-decreasing; time 0 is the start. Introduced in chapter 4.
     """
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
@@ -161,7 +161,7 @@ def _dormand_prince(loss_fn, y, t_out, rtol, atol, max_steps) -> FlowResult:
 def gradient_descent(loss_fn: Callable, theta0: torch.Tensor, lr: float, steps: int,
                      record_every: int = 1) -> FlowResult:
     """Plain gradient descent ``θ ← θ - lr·∇L(θ)`` in float64, recorded every ``record_every`` steps
-    (time = step × lr, so it is comparable with :func:`gradient_flow`). Introduced in chapter 3.
+    (time = step × lr, so it is comparable with :func:`gradient_flow`). Introduced in chapter 4.
     """
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
@@ -190,7 +190,7 @@ def gradient_descent(loss_fn: Callable, theta0: torch.Tensor, lr: float, steps: 
 
 def translation_quantity(theta: torch.Tensor) -> torch.Tensor:
     """Sum of the entries of ``theta`` along its last dimension: conserved when the loss is
-    unchanged by adding the same constant to all of them (e.g. all logits). Introduced in chapter 3."""
+    unchanged by adding the same constant to all of them (e.g. all logits). Introduced in chapter 4."""
     _checks.tensor("theta", theta, ndim=None)
     if theta.ndim == 0:
         raise ValueError("theta must have at least one dimension")
@@ -199,7 +199,7 @@ def translation_quantity(theta: torch.Tensor) -> torch.Tensor:
 
 def scale_quantity(theta: torch.Tensor) -> torch.Tensor:
     """Squared Euclidean norm along the last dimension: conserved when the loss is unchanged by
-    multiplying these entries by a positive constant (e.g. weights before a normalisation). Introduced in chapter 3."""
+    multiplying these entries by a positive constant (e.g. weights before a normalisation). Introduced in chapter 4."""
     _checks.tensor("theta", theta, ndim=None)
     if theta.ndim == 0:
         raise ValueError("theta must have at least one dimension")
@@ -210,7 +210,7 @@ def rescale_quantity(w_in: torch.Tensor, w_out: torch.Tensor, degree: int = 1) -
     """Per hidden neuron ``|θ_in|² − degree·|θ_out|²`` of a two-layer network ``W_out σ(W_in x)``
     whose activation is positively homogeneous, ``σ(az) = a^degree σ(z)`` for ``a > 0`` (ReLU:
     degree 1). ``w_in`` is (hidden, in) — include the bias as a column — and ``w_out`` is
-    (out, hidden). Returns (hidden,). Introduced in chapter 3."""
+    (out, hidden). Returns (hidden,). Introduced in chapter 4."""
     _checks.tensor("w_in", w_in, ndim=2)
     _checks.tensor("w_out", w_out, shape=(None, w_in.shape[0]))
     _checks.positive("degree", degree, integer=True)
@@ -219,7 +219,7 @@ def rescale_quantity(w_in: torch.Tensor, w_out: torch.Tensor, degree: int = 1) -
 
 def layer_balance(weights: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """For a deep linear network ``W_L ⋯ W_1`` (``W_l`` of shape (n_l, n_{l-1})), the matrices
-    ``W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ`` (each n_l × n_l), all conserved by gradient flow. Introduced in chapter 3."""
+    ``W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ`` (each n_l × n_l), all conserved by gradient flow. Introduced in chapter 4."""
     if isinstance(weights, torch.Tensor) or not isinstance(weights, Sequence):
         raise TypeError("weights must be a list of matrices W_1, ..., W_L")
     if len(weights) < 2:
@@ -239,7 +239,7 @@ def layer_balance(weights: Sequence[torch.Tensor]) -> list[torch.Tensor]:
 
 
 def split(theta: torch.Tensor, shapes: Sequence[Sequence[int]]) -> list[torch.Tensor]:
-    """Cut a flat vector into views of the given shapes (their sizes must add up). Introduced in chapter 3."""
+    """Cut a flat vector into views of the given shapes (their sizes must add up). Introduced in chapter 4."""
     _checks.tensor("theta", theta, ndim=1)
     sizes = [math.prod(s) for s in shapes]
     if sum(sizes) != theta.numel():
@@ -249,7 +249,7 @@ def split(theta: torch.Tensor, shapes: Sequence[Sequence[int]]) -> list[torch.Te
 
 def relu_shapes(in_dim: int, hidden: int, out_dim: int = 1) -> list[tuple[int, int]]:
     """Shapes of ``(W_in, W_out)`` for :func:`relu_loss`: (hidden, in_dim + 1) with the bias as the
-    last column, and (out_dim, hidden). Introduced in chapter 3."""
+    last column, and (out_dim, hidden). Introduced in chapter 4."""
     for name, v in (("in_dim", in_dim), ("hidden", hidden), ("out_dim", out_dim)):
         _checks.positive(name, v, integer=True)
     return [(hidden, in_dim + 1), (out_dim, hidden)]
@@ -268,7 +268,7 @@ def relu_loss(theta: torch.Tensor, X: torch.Tensor, Y: torch.Tensor, hidden: int
     targets ``Y`` (N, out); with ``weights`` (N,), the weighted sum of the per-sample losses
     instead. ``theta`` is flat, laid out as :func:`relu_shapes`. ``power`` 2 gives a smooth
     (continuously differentiable) activation that is positively homogeneous of degree 2.
-    Introduced in chapter 3."""
+    Introduced in chapter 4."""
     _checks.positive("power", power, integer=True)
     _checks.tensor("X", X, ndim=2)
     _checks.tensor("Y", Y, shape=(X.shape[0], None))
@@ -279,7 +279,7 @@ def relu_loss(theta: torch.Tensor, X: torch.Tensor, Y: torch.Tensor, hidden: int
 
 
 def softmax_shapes(in_dim: int, classes: int) -> list[tuple[int, ...]]:
-    """Shapes of ``(W, b)`` for :func:`softmax_loss`: (classes, in_dim) and (classes,). Introduced in chapter 3."""
+    """Shapes of ``(W, b)`` for :func:`softmax_loss`: (classes, in_dim) and (classes,). Introduced in chapter 4."""
     _checks.positive("in_dim", in_dim, integer=True)
     _checks.positive("classes", classes, integer=True)
     return [(classes, in_dim), (classes,)]
@@ -288,7 +288,7 @@ def softmax_shapes(in_dim: int, classes: int) -> list[tuple[int, ...]]:
 def softmax_loss(theta: torch.Tensor, X: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
     """Mean cross-entropy of the linear softmax classifier ``softmax(W x + b)`` on inputs ``X``
     (N, d) and integer ``labels`` (N,). Adding one constant to a column of ``W`` (or to ``b``)
-    shifts every logit equally and leaves the loss unchanged. Introduced in chapter 3."""
+    shifts every logit equally and leaves the loss unchanged. Introduced in chapter 4."""
     _checks.tensor("X", X, ndim=2)
     if not isinstance(labels, torch.Tensor) or labels.shape != (X.shape[0],) or labels.is_floating_point():
         raise TypeError(f"labels must be an integer tensor of shape ({X.shape[0]},)")
@@ -297,7 +297,7 @@ def softmax_loss(theta: torch.Tensor, X: torch.Tensor, labels: torch.Tensor, cla
 
 
 def normalised_shapes(in_dim: int, hidden: int, out_dim: int = 1) -> list[tuple[int, int]]:
-    """Shapes of ``(W_in, W_out)`` for :func:`normalised_loss`. Introduced in chapter 3."""
+    """Shapes of ``(W_in, W_out)`` for :func:`normalised_loss`. Introduced in chapter 4."""
     for name, v in (("in_dim", in_dim), ("hidden", hidden), ("out_dim", out_dim)):
         _checks.positive(name, v, integer=True)
     return [(hidden, in_dim), (out_dim, hidden + 1)]
@@ -305,7 +305,7 @@ def normalised_shapes(in_dim: int, hidden: int, out_dim: int = 1) -> list[tuple[
 
 def normalised_predict(theta: torch.Tensor, X: torch.Tensor, hidden: int, out_dim: int = 1) -> torch.Tensor:
     """Outputs (N, out_dim) of ``W_out [tanh(BN(W_in x)); 1]``, where BN standardises each hidden
-    pre-activation over the batch (no learned scale). Introduced in chapter 3."""
+    pre-activation over the batch (no learned scale). Introduced in chapter 4."""
     _checks.tensor("X", X, ndim=2)
     W_in, W_out = split(theta, normalised_shapes(X.shape[1], hidden, out_dim))
     Z = X @ W_in.T
@@ -315,7 +315,7 @@ def normalised_predict(theta: torch.Tensor, X: torch.Tensor, hidden: int, out_di
 
 def normalised_loss(theta: torch.Tensor, X: torch.Tensor, Y: torch.Tensor, hidden: int) -> torch.Tensor:
     """Half mean squared error of :func:`normalised_predict`. Each row of ``W_in`` can be
-    multiplied by a positive constant without changing the loss. Introduced in chapter 3."""
+    multiplied by a positive constant without changing the loss. Introduced in chapter 4."""
     _checks.tensor("Y", Y, shape=(X.shape[0], None))
     return 0.5 * ((normalised_predict(theta, X, hidden, Y.shape[1]) - Y) ** 2).sum(dim=1).mean()
 
@@ -324,7 +324,7 @@ def linear_chain_loss(theta: torch.Tensor, X: torch.Tensor, Y: torch.Tensor,
                       widths: Sequence[int], weights: torch.Tensor | None = None) -> torch.Tensor:
     """Half mean squared error of the deep linear network ``W_L ⋯ W_1 x``; ``widths`` =
     (in, n_1, ..., out) and ``theta`` holds W_1, ..., W_L flattened in order. With ``weights``
-    (N,), the weighted sum of the per-sample losses instead. Introduced in chapter 3."""
+    (N,), the weighted sum of the per-sample losses instead. Introduced in chapter 4."""
     shapes = chain_shapes(widths)
     _checks.tensor("X", X, shape=(None, widths[0]))
     _checks.tensor("Y", Y, shape=(X.shape[0], widths[-1]))
@@ -335,7 +335,7 @@ def linear_chain_loss(theta: torch.Tensor, X: torch.Tensor, Y: torch.Tensor,
 
 
 def chain_shapes(widths: Sequence[int]) -> list[tuple[int, int]]:
-    """Shapes (n_l, n_{l-1}) of the layers of a deep linear network with the given widths. Introduced in chapter 3."""
+    """Shapes (n_l, n_{l-1}) of the layers of a deep linear network with the given widths. Introduced in chapter 4."""
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 2:
         raise ValueError("widths must list at least two sizes: (in, ..., out)")
     for w in widths:
@@ -345,7 +345,7 @@ def chain_shapes(widths: Sequence[int]) -> list[tuple[int, int]]:
 
 def relative_drift(values: torch.Tensor, scale: torch.Tensor | float | None = None) -> float:
     """Largest change of a recorded quantity from its first value, ``max_t |Q(t) − Q(0)|``,
-    divided by ``scale`` (default: the largest |Q(0)| entry). ``values`` is (T, ...). Introduced in chapter 3."""
+    divided by ``scale`` (default: the largest |Q(0)| entry). ``values`` is (T, ...). Introduced in chapter 4."""
     _checks.tensor("values", values, ndim=None)
     if values.ndim == 0 or values.shape[0] < 1:
         raise ValueError("values must have a leading time dimension with at least one entry")
@@ -365,7 +365,7 @@ def relative_drift(values: torch.Tensor, scale: torch.Tensor | float | None = No
 
 @dataclass(frozen=True)
 class LawCount:
-    """The result of :func:`count_conservation_laws`. Introduced in chapter 3."""
+    """The result of :func:`count_conservation_laws`. Introduced in chapter 4."""
 
     dimension: int  # number of parameters D
     gradient_rank: int  # rank of the gradient fields alone at theta
@@ -400,7 +400,7 @@ def count_conservation_laws(loss: Callable, theta: torch.Tensor, n_terms: int, *
     probability one. Depths are added until the rank at ``theta`` stops growing (or
     ``max_depth``). The number of independent conservation laws is D minus that rank
     (Marcotte, Gribonval & Peyré, NeurIPS 2023). Ranks use the relative SVD threshold
-    ``rank_rtol``; ``gap`` says how clear the cut was. Introduced in chapter 3.
+    ``rank_rtol``; ``gap`` says how clear the cut was. Introduced in chapter 4.
     """
     if not callable(loss):
         raise TypeError(f"loss must be callable as loss(theta, weights), got {type(loss).__name__}")
@@ -457,7 +457,7 @@ def count_conservation_laws(loss: Callable, theta: torch.Tensor, n_terms: int, *
 @dataclass(frozen=True)
 class Example:
     """A model to run gradient flow on: a loss of the flat parameters, a start, its conserved
-    quantities (a function of the flat parameters), the layer shapes and a time horizon. Introduced in chapter 3."""
+    quantities (a function of the flat parameters), the layer shapes and a time horizon. Introduced in chapter 4."""
 
     loss: Callable
     theta0: torch.Tensor
@@ -469,7 +469,7 @@ class Example:
 def toy_examples() -> dict[str, tuple[Callable, Callable, list]]:
     """Two-parameter toys, one per symmetry: ``name -> (loss, quantity, starting points)``.
     ``quantity`` works on (..., 2) tensors. Translation: two softmax logits; scale: a vector
-    before a normalisation; rescale: ``½(uv − 1)²``. Introduced in chapter 3."""
+    before a normalisation; rescale: ``½(uv − 1)²``. Introduced in chapter 4."""
     return {
         "translation": (lambda p: torch.nn.functional.softplus(p[1] - p[0]),
                         lambda p: p[..., 0] + p[..., 1], [(-1.5, 1.0), (0.0, 1.5), (-1.0, -0.5)]),
@@ -485,7 +485,7 @@ def network_examples(seed: int = 0) -> dict[str, Example]:
     classifier on three Gaussian clusters (translation), a tanh layer after batch
     standardisation (scale), a two-layer network with activation ``max(z, 0)²`` (rescale,
     degree 2) and a deep linear network of widths (4, 5, 5, 3) (layer balance). Regression
-    targets come from teachers of the same architecture. Introduced in chapter 3."""
+    targets come from teachers of the same architecture. Introduced in chapter 4."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     g = torch.Generator().manual_seed(seed)
@@ -523,7 +523,7 @@ def network_examples(seed: int = 0) -> dict[str, Example]:
 
 def hyperbola_start(product: float, imbalance: float) -> torch.Tensor:
     """The point ``(u, v)`` with ``u, v > 0``, ``uv = product`` and ``u² − v² = imbalance``.
-    Introduced in chapter 3."""
+    Introduced in chapter 4."""
     _checks.positive("product", product)
     if isinstance(imbalance, bool) or not isinstance(imbalance, (int, float)) or not math.isfinite(imbalance):
         raise TypeError(f"imbalance must be a finite number, got {imbalance!r}")
@@ -534,7 +534,7 @@ def hyperbola_start(product: float, imbalance: float) -> torch.Tensor:
 def count_linear_laws(width: int, n_points: int = 40, seed: int = 0) -> LawCount:
     """:func:`count_conservation_laws` for a two-layer linear network ``UVᵀx`` of the given
     width, input and output dimension ``width + 1``, one loss per random data point, at a random
-    point. Introduced in chapter 3."""
+    point. Introduced in chapter 4."""
     _checks.positive("width", width, integer=True)
     _checks.positive("n_points", n_points, integer=True)
     g = torch.Generator().manual_seed(seed)
@@ -549,7 +549,7 @@ def count_linear_laws(width: int, n_points: int = 40, seed: int = 0) -> LawCount
 def count_relu_laws(hidden: int, n_points: int = 40, seed: int = 0) -> LawCount:
     """:func:`count_conservation_laws` for a one-hidden-layer ReLU network with biases, 2 inputs
     and 1 output, one loss per random data point, at a random point where each neuron's kink
-    cuts the data in half (no neuron always on or always off). Introduced in chapter 3."""
+    cuts the data in half (no neuron always on or always off). Introduced in chapter 4."""
     _checks.positive("hidden", hidden, integer=True)
     _checks.positive("n_points", n_points, integer=True)
     g = torch.Generator().manual_seed(seed)

@@ -82,7 +82,7 @@ def stall_task(n_points: int = 1000, seed: int = 0, dtype: torch.dtype = torch.f
 
 @dataclass(frozen=True)
 class ClassificationTask:
-    """Inputs ``X`` (N, D) and integer class labels ``labels`` (N,). Introduced in chapter 2."""
+    """Inputs ``X`` (N, D) and integer class labels ``labels`` (N,). Introduced in chapter 3."""
 
     X: torch.Tensor
     labels: torch.Tensor
@@ -95,7 +95,7 @@ def spiral_task(n_points: int = 600, n_classes: int = 3, noise: float = 0.15, se
     """Interleaved noisy spiral arms in the plane, one arm per class, for softmax classifiers.
 
     ``n_points`` is split as evenly as possible between the arms; ``noise`` is the standard
-    deviation of the Gaussian jitter added to each point. Introduced in chapter 2.
+    deviation of the Gaussian jitter added to each point. Introduced in chapter 3.
     """
     _checks.positive("n_points", n_points, integer=True)
     _checks.positive("n_classes", n_classes, integer=True)
@@ -121,7 +121,7 @@ def mnist1d_task(n_samples: int = 5000, seed: int = 42,
     Generated procedurally by the ``mnist1d`` package (Greydanus, 2020) with its default settings
     and the given ``seed`` (42 reproduces the published data set); nothing is downloaded. The
     package splits ``n_samples`` 80/20 and this returns the 80% training part. Note that the
-    generator reseeds NumPy's and Python's global random state. Introduced in chapter 5.
+    generator reseeds NumPy's and Python's global random state. Introduced in chapter 6.
     """
     _checks.positive("n_samples", n_samples, integer=True)
     if n_samples < 50:

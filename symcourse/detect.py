@@ -2,7 +2,7 @@
 active on the data), bypassed units (always active: the layer is linear there), and coinciding
 kinks of a one-dimensional ReLU layer; and the moves along the flat directions they open.
 
-Mathematics layer: imports torch and the bottom modules. Introduced in chapter 8.
+Mathematics layer: imports torch and the bottom modules. Introduced in chapter 9.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _hidden_linears(model) -> list[int]:
 
 def pre_activations(model: nn.Sequential, X: torch.Tensor) -> dict[int, torch.Tensor]:
     """The input of every ReLU on the data ``X``, keyed by the position of the Linear layer
-    that produces it; each is (N, units). Chapter 8."""
+    that produces it; each is (N, units). Chapter 9."""
     hidden = _hidden_linears(model)
     _checks.tensor("X", X, ndim=2)
     out, h = {}, X
@@ -57,7 +57,7 @@ class Census:
 def census(model: nn.Sequential, X: torch.Tensor) -> Census:
     """Dead and bypassed units of every ReLU layer of ``model`` on the data ``X``. A dead unit
     has zero gradient and frees its outgoing weights; ``k`` bypassed units of one layer act
-    linearly and open a GL(k) symmetry. Introduced in chapter 8."""
+    linearly and open a GL(k) symmetry. Introduced in chapter 9."""
     pre = pre_activations(model, X)
     return Census(dead={i: ~(z > 0).any(dim=0) for i, z in pre.items()},
                   bypassed={i: (z > 0).all(dim=0) for i, z in pre.items()})
@@ -67,7 +67,7 @@ def gl_move(model: nn.Sequential, layer: int, units, mix: torch.Tensor) -> nn.Se
     """Apply ``A = I + mix`` (k × k) to the bypassed ``units`` of the Linear layer at position
     ``layer``, in place: incoming rows and biases become ``A W``, ``A b`` and the next Linear
     layer's columns ``W' A⁻¹``. While every unit stays active on the data the network's output is
-    unchanged. Returns the model. Introduced in chapter 8."""
+    unchanged. Returns the model. Introduced in chapter 9."""
     hidden = _hidden_linears(model)
     if layer not in hidden:
         raise ValueError(f"layer must be the position of a Linear layer followed by ReLU, one of "
@@ -91,7 +91,7 @@ def gl_move(model: nn.Sequential, layer: int, units, mix: torch.Tensor) -> nn.Se
 
 def kink_positions(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """Where each unit of a one-input ReLU layer ``relu(w x + b)`` bends: ``x = −b / w``.
-    Chapter 8."""
+    Chapter 9."""
     weight = _checks.tensor("weight", weight, ndim=1)
     bias = _checks.tensor("bias", bias, shape=(weight.numel(),))
     if (weight == 0).any():
@@ -103,7 +103,7 @@ def coinciding_kinks(weight: torch.Tensor, bias: torch.Tensor, tol: float = 1e-9
                      ) -> list[tuple[int, int]]:
     """Pairs of units of a one-input ReLU layer whose kinks coincide (within ``tol``) and face
     the same way (same sign of ``w``): their outgoing weights can trade contributions, a flat
-    direction beyond the rescale symmetry. Introduced in chapter 8."""
+    direction beyond the rescale symmetry. Introduced in chapter 9."""
     _checks.positive("tol", tol)
     x = kink_positions(weight, bias)
     pairs = []
@@ -117,7 +117,7 @@ def coinciding_kinks(weight: torch.Tensor, bias: torch.Tensor, tol: float = 1e-9
 def kink_slide(weight: torch.Tensor, out: torch.Tensor, i: int, j: int) -> torch.Tensor:
     """The direction in outgoing weights that two coinciding, same-facing units ``i`` and ``j``
     can move along without changing the function: ``δout_i = |w_j|``, ``δout_j = −|w_i|`` (the
-    combined slope ``out_i |w_i| + out_j |w_j|`` stays fixed). Chapter 8."""
+    combined slope ``out_i |w_i| + out_j |w_j|`` stays fixed). Chapter 9."""
     weight = _checks.tensor("weight", weight, ndim=1)
     out = _checks.tensor("out", out, shape=(weight.numel(),))
     if i == j or not (0 <= i < len(weight) and 0 <= j < len(weight)):
@@ -132,7 +132,7 @@ def census_during_training(model: nn.Sequential, X: torch.Tensor, labels: torch.
                            seed: int = 0) -> dict[int, dict[int, tuple[int, int]]]:
     """Train ``model`` with Adam (``lr``, cross-entropy, mini-batches drawn with ``seed``) and
     take a :func:`census` on ``X`` every ``every`` steps: ``{step: {layer: (dead, bypassed)}}``.
-    Introduced in chapter 8."""
+    Introduced in chapter 9."""
     _checks.positive("lr", lr)
     _checks.positive("steps", steps, integer=True)
     _checks.positive("every", every, integer=True)
@@ -159,7 +159,7 @@ def init_preactivations(x: torch.Tensor, init: str = "normal", draws: int = 4000
                         seed: int = 0) -> torch.Tensor:
     """``w · x`` for ``draws`` independent first-layer weight vectors ``w``: i.i.d. normal with
     variance ``1/d`` (``"normal"``), or uniform on ``±1/√d`` like PyTorch's default
-    ``nn.Linear`` initialisation (``"uniform"``). Introduced in chapter 8."""
+    ``nn.Linear`` initialisation (``"uniform"``). Introduced in chapter 9."""
     x = _checks.tensor("x", x, ndim=1).to(torch.float64)
     _checks.choice("init", init, INITS)
     _checks.positive("draws", draws, integer=True)
@@ -174,7 +174,7 @@ def init_preactivations(x: torch.Tensor, init: str = "normal", draws: int = 4000
 
 def kurtosis(values: torch.Tensor) -> float:
     """``E[(z − μ)⁴] / Var(z)²``: 3 for a normal distribution, 1.8 for a uniform one.
-    Chapter 8."""
+    Chapter 9."""
     values = _checks.tensor("values", values, ndim=1)
     centred = values - values.mean()
     return float((centred ** 4).mean() / (centred ** 2).mean() ** 2)
@@ -182,7 +182,7 @@ def kurtosis(values: torch.Tensor) -> float:
 
 def near_kinks(layer: nn.Linear, interval: tuple[float, float], tol: float = 0.01) -> int:
     """How many pairs of units of a one-input ReLU layer bend within ``tol`` of each other, face
-    the same way and bend inside ``interval``. Introduced in chapter 8."""
+    the same way and bend inside ``interval``. Introduced in chapter 9."""
     if not isinstance(layer, nn.Linear) or layer.in_features != 1:
         raise ValueError("layer must be an nn.Linear with one input")
     low, high = interval
@@ -193,7 +193,7 @@ def near_kinks(layer: nn.Linear, interval: tuple[float, float], tol: float = 0.0
 
 def fit_1d(model: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -> float:
     """Fit ``model`` to ``(x, y)`` by full-batch Adam on the mean squared error, in place;
-    returns the final loss. Introduced in chapter 8."""
+    returns the final loss. Introduced in chapter 9."""
     _checks.tensor("x", x, ndim=2)
     _checks.tensor("y", y, shape=(x.shape[0], None))
     _checks.positive("lr", lr)
@@ -211,7 +211,7 @@ def census_sweep(make_model, X: torch.Tensor, labels: torch.Tensor, lrs, seeds, 
                  every: int = 100) -> dict[tuple[float, int], dict[int, dict[int, tuple[int, int]]]]:
     """:func:`census_during_training` for every learning rate and seed, each run from
     ``torch.manual_seed(seed)`` then ``make_model()``: ``{(lr, seed): {step: {layer: (dead,
-    bypassed)}}}``. Introduced in chapter 8."""
+    bypassed)}}}``. Introduced in chapter 9."""
     if isinstance(make_model, nn.Module) or not callable(make_model):
         raise TypeError("make_model must be a function returning a fresh model")
     seeds = _checks.seeds(seeds)

@@ -4,7 +4,7 @@ measured error orders, and the gradient noise of mini-batches seen from a symmet
 
 Mathematics and engines layer: imports torch, :mod:`symcourse.conservation` and
 :mod:`symcourse._checks` only. Everything works on flat float64 parameter vectors and loss
-closures, like :mod:`symcourse.conservation`. Introduced in chapter 4.
+closures, like :mod:`symcourse.conservation`. Introduced in chapter 5.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def heavy_ball(loss_fn: Callable, theta0: torch.Tensor, lr: float, steps: int, *
     ``λ = weight_decay``; ``v`` starts at ``velocity0`` (default zero). With ``β = λ = 0`` this is
     plain gradient descent. Every step is recorded; time is ``step × lr`` so the result can be
     compared with :func:`symcourse.conservation.gradient_flow`. The recorded loss is ``L(θ)``,
-    without the decay term. Introduced in chapter 4.
+    without the decay term. Introduced in chapter 5.
     """
     _callable("loss_fn", loss_fn)
     y = _flat_theta(theta0)
@@ -78,7 +78,7 @@ def heavy_ball(loss_fn: Callable, theta0: torch.Tensor, lr: float, steps: int, *
 
 def correction_coefficient(lr: float, momentum: float = 0.0) -> float:
     """The coefficient ``c = lr·(1 + β) / (4·(1 − β)²)`` of ``|∇L|²`` in the modified loss of
-    heavy-ball momentum; ``lr/4`` for plain gradient descent (``β = 0``). Introduced in chapter 4."""
+    heavy-ball momentum; ``lr/4`` for plain gradient descent (``β = 0``). Introduced in chapter 5."""
     _checks.positive("lr", lr)
     beta = _momentum(momentum)
     return lr * (1 + beta) / (4 * (1 - beta) ** 2)
@@ -86,7 +86,7 @@ def correction_coefficient(lr: float, momentum: float = 0.0) -> float:
 
 def flow_loss(loss_fn: Callable, momentum: float = 0.0) -> Callable:
     """The loss ``L/(1 − β)`` whose gradient flow is the leading-order (first-order in the learning
-    rate) model of heavy-ball momentum with time ``step × lr``. Introduced in chapter 4."""
+    rate) model of heavy-ball momentum with time ``step × lr``. Introduced in chapter 5."""
     _callable("loss_fn", loss_fn)
     beta = _momentum(momentum)
     return lambda theta: loss_fn(theta) / (1 - beta)
@@ -98,7 +98,7 @@ def modified_loss(loss_fn: Callable, lr: float, momentum: float = 0.0) -> Callab
     Its gradient flow follows gradient descent (``β = 0``: ``L + (lr/4)|∇L|²``, implicit gradient
     regularisation) or heavy-ball momentum to second order in the learning rate. The returned
     closure builds ``∇L`` with ``create_graph=True``, so autograd differentiates it once more
-    (double backward) when its gradient is taken. Introduced in chapter 4.
+    (double backward) when its gradient is taken. Introduced in chapter 5.
     """
     _callable("loss_fn", loss_fn)
     c = correction_coefficient(lr, momentum)
@@ -116,7 +116,7 @@ def modified_loss(loss_fn: Callable, lr: float, momentum: float = 0.0) -> Callab
 def modified_gradient(loss_fn: Callable, theta: torch.Tensor, lr: float,
                       momentum: float = 0.0) -> torch.Tensor:
     """The gradient of :func:`modified_loss` at ``theta``: ``(∇L + 2c·H∇L)/(1 − β)``, computed
-    by double backward (``H`` is the Hessian, never formed). Introduced in chapter 4."""
+    by double backward (``H`` is the Hessian, never formed). Introduced in chapter 5."""
     return _loss_and_grad(modified_loss(loss_fn, lr, momentum), _flat_theta(theta))[1]
 
 
@@ -124,13 +124,13 @@ def consistent_velocity(loss_fn: Callable, theta0: torch.Tensor, lr: float,
                         momentum: float = 0.0) -> torch.Tensor:
     """A starting velocity for :func:`heavy_ball` that matches the modified flow: ``−lr`` times
     the gradient of :func:`modified_loss`. Starting from rest instead shifts the whole momentum
-    trajectory by a term of first order in ``lr``. Introduced in chapter 4."""
+    trajectory by a term of first order in ``lr``. Introduced in chapter 5."""
     return -lr * modified_gradient(loss_fn, theta0, lr, momentum)
 
 
 @dataclass(frozen=True)
 class FlowComparison:
-    """Heavy-ball iterates next to the two continuous models, at the same times. Chapter 4."""
+    """Heavy-ball iterates next to the two continuous models, at the same times. Chapter 5."""
 
     times: torch.Tensor  # (T,)
     discrete: torch.Tensor  # (T, P) the iterates
@@ -143,7 +143,7 @@ class FlowComparison:
 def compare_with_flows(loss_fn: Callable, theta0: torch.Tensor, lr: float, steps: int, *,
                        momentum: float = 0.0, weight_decay: float = 0.0) -> FlowComparison:
     """Run heavy ball with weight decay from a consistent start and integrate, at the same times,
-    gradient flow and the modified flow of ``L_λ = L + (λ/2)|θ|²``. Introduced in chapter 4
+    gradient flow and the modified flow of ``L_λ = L + (λ/2)|θ|²``. Introduced in chapter 5
     (its explorer draws the result)."""
     _callable("loss_fn", loss_fn)
     _checks.positive("weight_decay", weight_decay, allow_zero=True)
@@ -166,7 +166,7 @@ def compare_with_flows(loss_fn: Callable, theta0: torch.Tensor, lr: float, steps
 @dataclass(frozen=True)
 class ErrorOrders:
     """Errors of discrete steps at time ``T`` against two flows, and their log-log slopes.
-    Introduced in chapter 4."""
+    Introduced in chapter 5."""
 
     lrs: torch.Tensor  # (K,)
     error_flow: torch.Tensor  # (K,) distance to the gradient flow of L/(1 − β)
@@ -177,7 +177,7 @@ class ErrorOrders:
 
 def fit_slope(x, y) -> float:
     """Least-squares slope of ``log y`` against ``log x``: the measured order of an error.
-    Introduced in chapter 4."""
+    Introduced in chapter 5."""
     x = torch.as_tensor(x, dtype=torch.float64).reshape(-1)
     y = torch.as_tensor(y, dtype=torch.float64).reshape(-1)
     if x.numel() != y.numel() or x.numel() < 2:
@@ -196,7 +196,7 @@ def error_orders(loss_fn: Callable, theta0: torch.Tensor, lrs: Sequence[float], 
     """Run :func:`heavy_ball` to time ``T`` (``T/lr`` steps, which must be whole numbers) for each
     learning rate and measure the Euclidean distance of its endpoint to gradient flow of
     :func:`flow_loss` and of :func:`modified_loss` at time ``T``. With momentum the run starts
-    from :func:`consistent_velocity`. Fits the slopes with :func:`fit_slope`. Introduced in chapter 4.
+    from :func:`consistent_velocity`. Fits the slopes with :func:`fit_slope`. Introduced in chapter 5.
     """
     _callable("loss_fn", loss_fn)
     theta0 = _flat_theta(theta0)
@@ -242,7 +242,7 @@ def batch_gradients(batch_loss: Callable, theta: torch.Tensor, n_samples: int, b
     """Gradients of ``batch_loss(theta, idx)`` on ``n_batches`` random mini-batches ``idx`` of
     ``batch_size`` distinct samples out of ``n_samples`` (generator seeded with ``seed``), and the
     full-batch gradient. Returns ``(batch_grads (n_batches, P), full_grad (P,))``.
-    Introduced in chapter 4."""
+    Introduced in chapter 5."""
     _callable("batch_loss", batch_loss)
     theta = _flat_theta(theta)
     _checks.positive("n_samples", n_samples, integer=True)
@@ -264,7 +264,7 @@ def noise_along(batch_grads: torch.Tensor, full_grad: torch.Tensor,
     """Largest ``|⟨ξ, d⟩| / (|ξ|·|d|)`` over the batch-gradient noises ``ξ = g_batch − g_full``
     and the rows ``d`` of ``directions`` (K, P): the cosine between the noise and a direction.
     Zero to rounding for the generators of a symmetry of every per-sample loss.
-    Introduced in chapter 4."""
+    Introduced in chapter 5."""
     _checks.tensor("batch_grads", batch_grads, ndim=2)
     P = batch_grads.shape[1]
     _checks.tensor("full_grad", full_grad, shape=(P,))
@@ -281,7 +281,7 @@ def noise_along(batch_grads: torch.Tensor, full_grad: torch.Tensor,
 def translation_generators(in_dim: int, classes: int) -> torch.Tensor:
     """Generators (in_dim + 1, P) of the translation symmetry of
     :func:`symcourse.conservation.softmax_loss`: one per column of ``W`` (ones down that column)
-    and one for ``b`` (all ones). Introduced in chapter 4."""
+    and one for ``b`` (all ones). Introduced in chapter 5."""
     _checks.positive("in_dim", in_dim, integer=True)
     _checks.positive("classes", classes, integer=True)
     P = classes * in_dim + classes
@@ -297,7 +297,7 @@ def rescale_generators(theta: torch.Tensor, in_dim: int, hidden: int,
                        out_dim: int = 1) -> torch.Tensor:
     """Generators (hidden, P) of the rescale symmetry of
     :func:`symcourse.conservation.relu_loss` at ``theta``: for neuron ``i``, its incoming weights
-    (bias included) and minus its outgoing weights, zero elsewhere. Introduced in chapter 4."""
+    (bias included) and minus its outgoing weights, zero elsewhere. Introduced in chapter 5."""
     theta = _flat_theta(theta)
     shapes = [(hidden, in_dim + 1), (out_dim, hidden)]
     for name, v in (("in_dim", in_dim), ("hidden", hidden), ("out_dim", out_dim)):

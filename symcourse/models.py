@@ -1,5 +1,5 @@
 """The max-of-affine-units model, in the question's PyTorch form and in a batched form for many seeds;
-and chapter 5's classifier, built so that it has all three continuous symmetries.
+and chapter 6's classifier, built so that it has all three continuous symmetries.
 
 Batched parameters are one tensor ``theta`` of shape (S, K, D+1) when the units have a bias (the last
 column is the bias) and (S, K, D) without: S seeds, K units in the max, D inputs.
@@ -133,7 +133,7 @@ def mae(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def symmetric_classifier(in_dim: int = 40, hidden: int = 64, classes: int = 10, *,
                          seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Sequential:
-    """A classifier with all three continuous symmetries of chapter 2, one block each.
+    """A classifier with all three continuous symmetries of chapter 3, one block each.
 
     ``Linear(in_dim, hidden) → ReLU`` (a rescale group per hidden neuron), ``Linear(hidden,
     hidden, bias=False) → BatchNorm1d → ReLU`` (a scale group per row of that weight: batch
@@ -141,7 +141,7 @@ def symmetric_classifier(in_dim: int = 40, hidden: int = 64, classes: int = 10, 
     the cross-entropy loss (a translation group per column and one for the bias). The
     normalisation has no affine part and ``eps = 1e-300``: torch refuses ``eps = 0``, and in
     float64 adding 1e-300 to a variance above 1e-280 changes nothing, so the scale symmetry is
-    exact. Initialised with ``torch.manual_seed(seed)``. Introduced in chapter 5.
+    exact. Initialised with ``torch.manual_seed(seed)``. Introduced in chapter 6.
     """
     for name, value in (("in_dim", in_dim), ("hidden", hidden), ("classes", classes)):
         _checks.positive(name, value, integer=True)

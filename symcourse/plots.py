@@ -154,7 +154,7 @@ def symmetry_field(kind: str, *, ax=None, extent: float = 2.0, arrows: int = 15,
     Arrows show the direction of steepest descent (all drawn at one length). Dashed grey curves
     are the symmetry's orbits (lines along (1, 1), rays from the origin, hyperbolas a b = c);
     solid grey curves are the family the gradient is tangent to (lines a + b = c, circles,
-    hyperbolas a^2 - b^2 = c). Introduced in chapter 2.
+    hyperbolas a^2 - b^2 = c). Introduced in chapter 3.
     """
     from .symmetry import toy_loss  # computation below presentation
 
@@ -203,7 +203,7 @@ def orbit_panels(s_values: torch.Tensor, scan, parts: dict, *, at: float, at_los
     ``data_loss`` (A,) dashed if given (the loss without a symmetry-breaking term) and the point
     ``(at, at_loss)`` marked. Right: the gradient norm on each part (``parts`` maps a sign of
     the scan to a name; +1 blue, -1 orange, 0 green) as markers, the symmetry's prediction as
-    dashed lines, log scale, with ``at`` marked. Returns the two axes. Introduced in chapter 2.
+    dashed lines, log scale, with ``at`` marked. Returns the two axes. Introduced in chapter 3.
     """
     from .symmetry import OrbitScan  # computation below presentation
 
@@ -249,7 +249,7 @@ def flow_portrait(trajectories, quantity, *, extent=(-2.0, 2.0, -2.0, 2.0), ax=N
 
     ``trajectories`` is a list of (T, 2) tensors; ``quantity`` maps a (..., 2) tensor to (...)
     values, whose level sets are drawn as thin grey curves; ``solutions``, if given, is a
-    function of the same kind whose zero set (e.g. the minima) is drawn dashed. Introduced in chapter 3.
+    function of the same kind whose zero set (e.g. the minima) is drawn dashed. Introduced in chapter 4.
     """
     if not callable(quantity):
         raise TypeError("quantity must be a function of a (..., 2) tensor")
@@ -284,7 +284,7 @@ def flow_portrait(trajectories, quantity, *, extent=(-2.0, 2.0, -2.0, 2.0), ax=N
 
 def drift_and_loss(times: torch.Tensor, loss: torch.Tensor, drifts: dict, *, axes=None, title=None):
     """Two panels against time: the loss (log scale) and the relative drift of conserved
-    quantities (log scale; ``drifts`` maps a label to a (T,) tensor). Introduced in chapter 3."""
+    quantities (log scale; ``drifts`` maps a label to a (T,) tensor). Introduced in chapter 4."""
     _checks.tensor("times", times, ndim=1)
     _checks.tensor("loss", loss, shape=(times.shape[0],))
     if not isinstance(drifts, dict) or not drifts:
@@ -309,7 +309,7 @@ def discrete_vs_flows(discrete: torch.Tensor, flow: torch.Tensor, modified: torc
                       ylabel: str = "$\\theta_2$", title: str | None = None):
     """Discrete iterates as black dots, gradient flow as a blue line and the modified flow as a
     red line in a parameter plane, over grey level curves of ``loss`` if given (a function of a
-    (..., 2) tensor). Each trajectory is (T, 2). Introduced in chapter 4."""
+    (..., 2) tensor). Each trajectory is (T, 2). Introduced in chapter 5."""
     for name, path in (("discrete", discrete), ("flow", flow), ("modified", modified)):
         _checks.tensor(name, path, shape=(None, 2))
     ax = _axes(ax)
@@ -338,7 +338,7 @@ def error_order_plot(orders: dict, *, ax=None, title: str | None = None):
     """Log-log plot of discretisation errors against the learning rate: for each label in
     ``orders`` (label -> :class:`symcourse.dynamics.ErrorOrders`), the error against gradient flow
     (circles, solid) and against the modified flow (squares, dashed), with the fitted slopes in
-    the legend. Introduced in chapter 4."""
+    the legend. Introduced in chapter 5."""
     if not isinstance(orders, dict) or not orders:
         raise ValueError("orders must be a non-empty dict of label -> ErrorOrders")
     ax = _axes(ax, figsize=(5.2, 3.6))
@@ -364,7 +364,7 @@ def theory_vs_measurement(times: torch.Tensor, measured: torch.Tensor, predicted
                           kind: str = "scale", show: int = 5, ax=None, title: str | None = None):
     """Measured quantities of ``show`` groups as coloured lines and the theory for each as a black
     dashed line on top (the style of Kunin et al.'s figure 5). ``measured`` and ``predicted`` are
-    (T, groups); the groups shown are those whose quantity changes most. Introduced in chapter 5.
+    (T, groups); the groups shown are those whose quantity changes most. Introduced in chapter 6.
     """
     _checks.tensor("times", times, ndim=1)
     _checks.tensor("measured", measured, shape=(times.shape[0], None))
@@ -391,7 +391,7 @@ def damping_regimes(times: torch.Tensor, measured: dict, predicted: dict, *, ax=
     """The translation quantity divided by its start value under several momenta: for each label,
     every group's measured ratio (thin coloured lines, which coincide) and the closed-form
     oscillator (black dashed). ``measured[label]`` is (T, groups), ``predicted[label]`` (T,).
-    Introduced in chapter 5."""
+    Introduced in chapter 6."""
     _checks.tensor("times", times, ndim=1)
     if not isinstance(measured, dict) or not measured or set(measured) != set(predicted):
         raise ValueError("measured and predicted must be non-empty dicts with the same labels")
@@ -416,7 +416,7 @@ def damping_regimes(times: torch.Tensor, measured: dict, predicted: dict, *, ax=
 def drift_versus_lr(lrs, drifts, slope: float, *, ax=None, title: str | None = None):
     """Log-log plot of the total drift of the rescale quantities at a fixed training time
     against the learning rate, with a reference line of slope 1 through the smallest rate.
-    Introduced in chapter 5."""
+    Introduced in chapter 6."""
     lrs = torch.as_tensor(lrs, dtype=torch.float64)
     drifts = torch.as_tensor(drifts, dtype=torch.float64)
     if lrs.ndim != 1 or lrs.shape != drifts.shape or lrs.numel() < 2:
@@ -440,7 +440,7 @@ def variant_curves(runs: dict, *, ax=None, title: str | None = None):
     """Full-batch loss against training step for each variant (thin lines: seeds; thick:
     their mean while every seed is finite). A run that diverged ends with a cross at its last
     finite point. ``runs`` maps a name to a list of :class:`symcourse.teleport.MovesRun`.
-    Introduced in chapter 7."""
+    Introduced in chapter 8."""
     if not isinstance(runs, dict) or not runs:
         raise ValueError("runs must be a non-empty dict of name -> list of MovesRun")
     ax = _axes(ax, figsize=(5.6, 3.4))
@@ -466,7 +466,7 @@ def variant_curves(runs: dict, *, ax=None, title: str | None = None):
 
 def synthesis_grid(rows: list[str], columns: list[str], marks: list[list[str]], *, ax=None):
     """A table drawn as a figure: one row per symmetry, one column per property, each cell
-    coloured by its mark ("yes", "partly", "no") and labelled with it. Introduced in chapter 8."""
+    coloured by its mark ("yes", "partly", "no") and labelled with it. Introduced in chapter 9."""
     colours = {"yes": PALETTE["blue"], "partly": PALETTE["sky"], "no": "#DDDDDD"}
     if len(marks) != len(rows) or any(len(r) != len(columns) for r in marks):
         raise ValueError(f"marks must have {len(rows)} rows of {len(columns)} entries")
@@ -495,7 +495,7 @@ def final_loss_strips(final_losses: dict, threshold: float = STALL_THRESHOLD, *,
                       title: str | None = None):
     """Final training MSE of every run, one row of dots per remedy (log scale, a fixed vertical
     jitter), solved runs blue and failed runs red, with the success threshold dotted.
-    ``final_losses`` maps a label to a (runs,) tensor. Introduced in chapter 6."""
+    ``final_losses`` maps a label to a (runs,) tensor. Introduced in chapter 7."""
     if not isinstance(final_losses, dict) or not final_losses:
         raise ValueError("final_losses must be a non-empty dict of label -> (runs,) tensor")
     _checks.positive("threshold", threshold)
@@ -521,7 +521,7 @@ def final_loss_strips(final_losses: dict, threshold: float = STALL_THRESHOLD, *,
 def format_remedy_table(rows: dict) -> str:
     """A plain-text table of :func:`symcourse.remedies.summarise` rows: solved runs, success rate
     with its 95% interval, median final MSE, unit evaluations relative to the first row, and
-    wall-clock time per run (printed as ``time: … ms``). Introduced in chapter 6."""
+    wall-clock time per run (printed as ``time: … ms``). Introduced in chapter 7."""
     if not isinstance(rows, dict) or not rows:
         raise ValueError("rows must be a non-empty dict of label -> summary row")
     width = max(len("remedy"), *(len(label) for label in rows))
@@ -536,7 +536,7 @@ def format_remedy_table(rows: dict) -> str:
 def remedy_outcomes(rows: dict, final_losses: dict, *, title: str | None = None):
     """Two panels for a comparison of remedies: success rates with 95% intervals
     (:func:`rate_bars`) and every run's final loss (:func:`final_loss_strips`). Returns the
-    figure. Introduced in chapter 6."""
+    figure. Introduced in chapter 7."""
     if set(rows) != set(final_losses):
         raise ValueError("rows and final_losses must have the same labels")
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
@@ -550,7 +550,7 @@ def revival_story(history: torch.Tensor, steps: torch.Tensor, row: int, losses: 
     """Three panels for one run with dead-unit revival: its win regions at recorded row ``row - 1``
     (a unit dead) and ``row`` (re-seated), and loss curves (``losses`` maps a label to a (T,)
     tensor over ``steps``). ``history`` is the run's parameters (T, K, 3). Returns the figure.
-    Introduced in chapter 6."""
+    Introduced in chapter 7."""
     _checks.tensor("history", history, ndim=3)
     if not 1 <= row < history.shape[0]:
         raise ValueError(f"row must lie in [1, {history.shape[0] - 1}], got {row!r}")

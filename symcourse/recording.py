@@ -3,7 +3,7 @@ conservation laws needs: each symmetry group's quantity, the squared norms of it
 its update, and the symmetry constraint on the batch gradient.
 
 Engines layer: imports torch, :mod:`symcourse.symmetry` (for the groups) and the bottom modules.
-Introduced in chapter 5.
+Introduced in chapter 6.
 """
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def train_recorded(model: nn.Module, task: ClassificationTask, lr: float, steps:
 
     ``groups`` defaults to :func:`symcourse.symmetry.find_groups` of the model. ``batch_size=None``
     means full-batch gradient descent. Batches are drawn by shuffling with ``seed``. Introduced in
-    chapter 5.
+    chapter 6.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -184,7 +184,7 @@ def fixed_time_runs(make_model, task: ClassificationTask, lrs, duration: float,
                     **train_kwargs) -> dict[float, Recording]:
     """One :func:`train_recorded` run per learning rate, each lasting the same gradient-flow time
     ``duration`` (``round(duration / lr)`` steps) from a fresh ``make_model()``; other keyword
-    arguments go to :func:`train_recorded`. Introduced in chapter 5."""
+    arguments go to :func:`train_recorded`. Introduced in chapter 6."""
     if isinstance(make_model, nn.Module) or not callable(make_model):
         raise TypeError(f"make_model must be a function returning a fresh model (every rate "
                         f"starts from the same initialisation), got {type(make_model).__name__}")

@@ -20,7 +20,7 @@ signal or a second chance:
 :func:`train_remedy` trains many seeds with any :class:`Remedy` at once, with hand-derived
 gradients and the batched Adam of :mod:`symcourse.sweeps`; the unit tests check it against a
 plain per-seed PyTorch loop built from the reader-facing functions above. Computation only:
-imports data, models, sweeps and stall, never plots or widgets. Introduced in chapter 6.
+imports data, models, sweeps and stall, never plots or widgets. Introduced in chapter 7.
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class Remedy:
     deviation of parameter noise; ``init`` is ``"default"`` (PyTorch's) or ``"partition"``
     (:func:`least_squares_partition` with ``init_iterations`` rounds); ``neighbours`` is the size
     of the local fits used to re-seat units; every schedule ends at ``until`` (a share of the
-    step budget). Chapter 6.
+    step budget). Chapter 7.
     """
 
     kind: str = "baseline"
@@ -106,17 +106,17 @@ class Remedy:
 
 
 def baseline() -> Remedy:
-    """The question's set-up, unchanged. Chapter 6."""
+    """The question's set-up, unchanged. Chapter 7."""
     return Remedy("baseline")
 
 
 def no_bias() -> Remedy:
-    """Units without biases (the question's own experiment). Chapter 6."""
+    """Units without biases (the question's own experiment). Chapter 7."""
     return Remedy("no bias", bias=False)
 
 
 def more_units(factor: int = 2) -> Remedy:
-    """Over-parameterisation: ``factor`` times as many units in the max. Chapter 6."""
+    """Over-parameterisation: ``factor`` times as many units in the max. Chapter 7."""
     _checks.positive("factor", factor, integer=True)
     if factor < 2:
         raise ValueError(f"factor must be at least 2 to add units, got {factor}")
@@ -125,42 +125,42 @@ def more_units(factor: int = 2) -> Remedy:
 
 def smooth_max(temperature: float = 0.5, until: float = UNTIL) -> Remedy:
     """Train through ``τ·logsumexp(z/τ)`` with ``τ`` falling linearly from ``temperature`` to 0
-    at ``until`` of the budget; the hard max from then on. Chapter 6."""
+    at ``until`` of the budget; the hard max from then on. Chapter 7."""
     _checks.positive("temperature", temperature)
     return Remedy("smooth max", temperature=temperature, until=until)
 
 
 def dead_unit_revival(every: int = 100, until: float = UNTIL, neighbours: int = 50) -> Remedy:
     """Every ``every`` steps, re-seat units that win no point where the fit is worst
-    (:func:`reseat_dead_units`) and zero their Adam moments. Chapter 6."""
+    (:func:`reseat_dead_units`) and zero their Adam moments. Chapter 7."""
     _checks.positive("every", every, integer=True)
     return Remedy("revival", revive_every=every, until=until, neighbours=neighbours)
 
 
 def load_balancing(weight: float = 0.1, temperature: float = 0.5, until: float = UNTIL) -> Remedy:
     """Add ``weight ×`` :func:`load_balancing_loss` (router temperature ``temperature``) to the MSE,
-    switched off at ``until`` of the budget. Chapter 6."""
+    switched off at ``until`` of the budget. Chapter 7."""
     _checks.positive("weight", weight)
     return Remedy("load balancing", aux_weight=weight, aux_temperature=temperature, until=until)
 
 
 def partition_init(iterations: int = 10, neighbours: int = 50) -> Remedy:
     """Start from :func:`least_squares_partition` (``iterations`` rounds) instead of PyTorch's
-    random initialisation. Chapter 6."""
+    random initialisation. Chapter 7."""
     _checks.positive("iterations", iterations, integer=True)
     return Remedy("partition init", init="partition", init_iterations=iterations, neighbours=neighbours)
 
 
 def noise_injection(scale: float = 0.05, until: float = UNTIL) -> Remedy:
     """After every step add Gaussian noise of standard deviation ``scale``, falling linearly to 0
-    at ``until`` of the budget, to every parameter (:func:`parameter_noise`). Chapter 6."""
+    at ``until`` of the budget, to every parameter (:func:`parameter_noise`). Chapter 7."""
     _checks.positive("scale", scale)
     return Remedy("noise", noise=scale, until=until)
 
 
 def restarts(every: int = 100, until: float = UNTIL) -> Remedy:
     """Every ``every`` steps, re-draw the whole network of every seed that has a unit winning no
-    point (a fresh PyTorch initialisation) and zero its Adam moments. Chapter 6."""
+    point (a fresh PyTorch initialisation) and zero its Adam moments. Chapter 7."""
     _checks.positive("every", every, integer=True)
     return Remedy("restarts", restart_every=every, until=until)
 
@@ -168,7 +168,7 @@ def restarts(every: int = 100, until: float = UNTIL) -> Remedy:
 def standard_remedies(neighbours: int = 50) -> dict[str, Remedy]:
     """The chapter's line-up, one remedy per kind, with the knobs chosen on the stall problem
     (seeds 1000-1199, ``benchmarks/remedy_knobs.py``); ``neighbours`` sizes the local fits of
-    revival and the partition start. Chapter 6."""
+    revival and the partition start. Chapter 7."""
     return {"baseline": baseline(), "no bias": no_bias(), "more units (×2)": more_units(2),
             "smooth max": smooth_max(4.0), "revival": dead_unit_revival(250, neighbours=neighbours),
             "load balancing": load_balancing(0.1, 0.5), "partition init": partition_init(10, neighbours),
@@ -186,7 +186,7 @@ def remedy_from_knobs(kind: str, strength: float | None = None, every: int | Non
     """A remedy of the given kind with the chapter's knobs, except ``strength`` (the starting
     temperature, the auxiliary weight, the noise scale or the unit factor, see
     :data:`STRENGTH_KNOB`) and ``every`` (the check period of revival and restarts) when given.
-    Chapter 6's explorer uses it."""
+    Chapter 7's explorer uses it."""
     _checks.choice("kind", kind, KINDS)
     standard = {r.kind: r for r in standard_remedies(neighbours).values()}[kind]
     changes = {}
@@ -201,14 +201,14 @@ def remedy_from_knobs(kind: str, strength: float | None = None, every: int | Non
     return replace(standard, **changes)
 
 
-#: Chapter 6's larger network: four pieces in three dimensions (rows are the pieces' weights).
+#: Chapter 7's larger network: four pieces in three dimensions (rows are the pieces' weights).
 LARGER_WEIGHTS = ((3.0, 1.0, 1.0), (1.0, 3.0, 1.0), (1.0, 1.0, 3.0), (0.0, 0.0, 0.0))
 LARGER_BIASES = (0.0, 0.0, 0.0, 2.2)
 
 
 def larger_task(n_points: int = 200, seed: int = 1, dtype: torch.dtype = torch.float32) -> MaxAffineTask:
     """Four affine pieces in three dimensions, each the largest on a sizeable part of the unit
-    cube: a max network with four units can fit it exactly. Chapter 6."""
+    cube: a max network with four units can fit it exactly. Chapter 7."""
     return max_affine_task(LARGER_WEIGHTS, LARGER_BIASES, n_points=n_points, seed=seed, dtype=dtype)
 
 
@@ -218,7 +218,7 @@ def larger_task(n_points: int = 200, seed: int = 1, dtype: torch.dtype = torch.f
 
 
 def annealed(start: float, step: int, steps: int, until: float = UNTIL) -> float:
-    """``start`` falling linearly to 0 at step ``until · steps`` and 0 afterwards. Chapter 6."""
+    """``start`` falling linearly to 0 at step ``until · steps`` and 0 afterwards. Chapter 7."""
     _checks.positive("start", start, allow_zero=True)
     _checks.positive("steps", steps, integer=True)
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
@@ -232,7 +232,7 @@ def soft_max_output(z: torch.Tensor, temperature: float, dim: int = -1) -> torch
     """The soft maximum ``τ·logsumexp(z/τ)`` over ``dim``; ``temperature`` 0 gives the hard max.
 
     It lies above the max by at most ``τ·log K`` and passes every unit the share
-    ``softmax(z/τ)`` of the gradient, so no unit's gradient is exactly zero. Chapter 6.
+    ``softmax(z/τ)`` of the gradient, so no unit's gradient is exactly zero. Chapter 7.
     """
     _checks.tensor("z", z)
     _checks.positive("temperature", temperature, allow_zero=True)
@@ -247,7 +247,7 @@ def load_balancing_loss(z: torch.Tensor, temperature: float = 0.5) -> torch.Tens
     ``K · Σ_k f_k · P_k``, where ``f_k`` is the share of points unit ``k`` wins (no gradient)
     and ``P_k`` the mean of ``softmax(z/τ)_k`` over the points (the "router probability").
     It is 1 when the units share the points equally and K when one unit wins everything; its
-    gradient raises the soft share of units that win little. Chapter 6.
+    gradient raises the soft share of units that win little. Chapter 7.
     """
     _checks.tensor("z", z, ndim=2)
     _checks.positive("temperature", temperature)
@@ -262,7 +262,7 @@ def parameter_noise(seed: int, steps: int, shape, dtype: torch.dtype = torch.flo
     """Standard normal noise for one seed's run: (steps, *shape), from its own generator.
 
     Noise is a function of the seed alone, so a seed's run does not depend on which other
-    seeds share the batch. Chapter 6.
+    seeds share the batch. Chapter 7.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -274,7 +274,7 @@ def parameter_noise(seed: int, steps: int, shape, dtype: torch.dtype = torch.flo
 def local_fits(X: torch.Tensor, y: torch.Tensor, neighbours: int = 50) -> torch.Tensor:
     """For every point, the least-squares affine fit to the targets of its ``neighbours`` nearest
     points (itself included): (N, D+1), computed in float64. A unit set to the fit at a point
-    where the network is too low wins that point and its surroundings. Chapter 6.
+    where the network is too low wins that point and its surroundings. Chapter 7.
     """
     _checks.tensor("X", X, ndim=2)
     _checks.tensor("y", y, shape=(X.shape[0],))
@@ -297,7 +297,7 @@ def reseat_dead_units(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, fit
     the point with the largest shortfall ``y - f(x)`` of the network as re-seated so far.
     Returns ``(new theta, revived)`` with ``revived`` a bool mask (S, K) (or (K,)). This is
     k-means' treatment of an empty cluster (re-seed it at the worst-fitted point), carried over
-    to a max of affine units. Chapter 6.
+    to a max of affine units. Chapter 7.
     """
     _checks.tensor("theta", theta)
     _checks.tensor("X", X, ndim=2)
@@ -340,7 +340,7 @@ def revive_dead_units(linear: torch.nn.Linear, X: torch.Tensor, y: torch.Tensor,
     Re-seats the rows of ``linear`` whose unit wins no point of ``X`` (:func:`reseat_dead_units`)
     and zeroes those rows of the optimiser's moment estimates (``exp_avg``, ``exp_avg_sq`` and
     ``momentum_buffer``, whichever it keeps). Call it every few hundred steps. Returns the bool
-    mask (K,) of re-seated units. Chapter 6.
+    mask (K,) of re-seated units. Chapter 7.
     """
     if not isinstance(linear, torch.nn.Linear) or linear.bias is None:
         raise TypeError("linear must be a torch.nn.Linear with bias=True")
@@ -359,7 +359,7 @@ def revive_dead_units(linear: torch.nn.Linear, X: torch.Tensor, y: torch.Tensor,
 def zero_optimizer_rows(optimizer: torch.optim.Optimizer, params, rows: torch.Tensor) -> None:
     """Zero the per-parameter state tensors of ``optimizer`` (moments, momentum buffers) in the
     given ``rows`` (a bool mask over the first dimension) of each of ``params``. The step count
-    is left alone, as for a state that was never filled. Chapter 6."""
+    is left alone, as for a state that was never filled. Chapter 7."""
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     for p in params:
@@ -377,7 +377,7 @@ def least_squares_partition(X: torch.Tensor, y: torch.Tensor, units: int, seeds,
     ``iterations`` times: fit an affine function to each cell by least squares and re-assign
     every point to the fit that is largest there. A cell that empties is re-seeded at the
     worst-fitted point (:func:`reseat_dead_units`). This is the heuristic of Magnani & Boyd
-    (2009). Returns (S, K, D+1). Chapter 6.
+    (2009). Returns (S, K, D+1). Chapter 7.
     """
     _checks.tensor("X", X, ndim=2)
     _checks.tensor("y", y, shape=(X.shape[0],))
@@ -416,7 +416,7 @@ def least_squares_partition(X: torch.Tensor, y: torch.Tensor, units: int, seeds,
 
 @dataclass
 class RemedyResult(SweepResult):
-    """A :class:`~symcourse.sweeps.SweepResult` with what a remedy did and cost (chapter 6).
+    """A :class:`~symcourse.sweeps.SweepResult` with what a remedy did and cost (chapter 7).
 
     ``loss`` is always the training MSE of the hard-max network (whatever the remedy trains on),
     ``events`` counts per seed the units re-seated or the networks restarted, and
@@ -446,7 +446,7 @@ def _restart_seed(seed: int, attempt: int) -> int:
 def restart_theta(seed: int, attempt: int, in_dim: int, units: int, bias: bool = True,
                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The ``attempt``-th fresh PyTorch initialisation of a seed's network, (K, D[+1]): what
-    :func:`restarts` draws when it re-starts that seed for the ``attempt``-th time. Chapter 6."""
+    :func:`restarts` draws when it re-starts that seed for the ``attempt``-th time. Chapter 7."""
     if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
         raise ValueError(f"attempt must be a non-negative integer, got {attempt!r}")
     return init_theta([_restart_seed(seed, attempt)], in_dim, units, bias, dtype=dtype)[0]
@@ -579,7 +579,7 @@ def train_remedy(task: MaxAffineTask, seeds=200, remedy: Remedy | None = None, *
     are re-seated or dead networks re-drawn, with their Adam moments zeroed. The recorded loss
     is the hard-max training MSE before each step's update, and after the last. Runs on
     ``threads`` CPU threads (restored afterwards): for these sizes one thread is about as fast as
-    two, and is not slowed down when other programs share the CPU. Chapter 6.
+    two, and is not slowed down when other programs share the CPU. Chapter 7.
     """
     remedy = baseline() if remedy is None else remedy
     if not isinstance(remedy, Remedy):
@@ -703,7 +703,7 @@ def _unit_evaluations(remedy, steps, N, K, n_checks):
 
 def compare_remedies(task: MaxAffineTask, remedies: dict, seeds=200, **options) -> dict:
     """Run each of ``remedies`` (label -> :class:`Remedy`) with :func:`train_remedy` on the same
-    seeds and budget; returns label -> :class:`RemedyResult`. Chapter 6."""
+    seeds and budget; returns label -> :class:`RemedyResult`. Chapter 7."""
     if not isinstance(remedies, dict) or not remedies:
         raise ValueError("remedies must be a non-empty dict of label -> Remedy")
     return {label: train_remedy(task, seeds, remedy, **options) for label, remedy in remedies.items()}
@@ -713,7 +713,7 @@ def summarise(results: dict, reference: str | None = None, task: MaxAffineTask |
     """One row per remedy: solved count, success rate and 95% Wilson interval, final-loss
     quantiles, unit evaluations and seconds per run, and both relative to ``reference``
     (default: the first entry); with the ``task`` the runs were trained on, also the share of
-    runs that end with a unit winning no point (``dead``). Chapter 6."""
+    runs that end with a unit winning no point (``dead``). Chapter 7."""
     if not isinstance(results, dict) or not results:
         raise ValueError("results must be a non-empty dict of label -> RemedyResult")
     reference = next(iter(results)) if reference is None else reference
@@ -743,7 +743,7 @@ def summarise(results: dict, reference: str | None = None, task: MaxAffineTask |
 def verdict(row: dict, reference: dict) -> str:
     """``"helps"`` when the 95% interval of ``row`` lies entirely above that of ``reference``,
     ``"hurts"`` when entirely below, else ``"no clear effect"`` (both are rate summaries, e.g.
-    rows of :func:`summarise`). Chapter 6."""
+    rows of :func:`summarise`). Chapter 7."""
     if not overlaps(row, reference):
         return "helps" if row["low"] > reference["high"] else "hurts"
     return "no clear effect"
@@ -751,7 +751,7 @@ def verdict(row: dict, reference: dict) -> str:
 
 def paired_counts(solved: torch.Tensor, reference: torch.Tensor) -> tuple[int, int]:
     """For two runs on the same seeds: how many seeds ``solved`` solves that ``reference`` does
-    not, and how many ``reference`` solves that ``solved`` does not. Chapter 6."""
+    not, and how many ``reference`` solves that ``solved`` does not. Chapter 7."""
     _checks.tensor("solved", solved, ndim=1, floating=False)
     _checks.tensor("reference", reference, shape=(solved.shape[0],), floating=False)
     if solved.dtype != torch.bool or reference.dtype != torch.bool:
@@ -761,7 +761,7 @@ def paired_counts(solved: torch.Tensor, reference: torch.Tensor) -> tuple[int, i
 
 def first_revival(history: torch.Tensor, X: torch.Tensor) -> int:
     """The first recorded row of one run's parameter ``history`` (T, K, D+1) at which a unit that
-    won no point in the row before wins points again. Raises if that never happens. Chapter 6."""
+    won no point in the row before wins points again. Raises if that never happens. Chapter 7."""
     _checks.tensor("history", history, ndim=3)
     dead = dead_units(history, X).any(dim=1)
     back = torch.nonzero(dead[:-1] & ~dead[1:])
@@ -771,7 +771,7 @@ def first_revival(history: torch.Tensor, X: torch.Tensor) -> int:
 
 
 def overlaps(a: dict, b: dict) -> bool:
-    """Whether two :func:`symcourse.stats.rate_summary` intervals overlap. Chapter 6."""
+    """Whether two :func:`symcourse.stats.rate_summary` intervals overlap. Chapter 7."""
     for name, s in (("a", a), ("b", b)):
         if not isinstance(s, dict) or not {"low", "high"} <= set(s):
             raise TypeError(f"{name} must be a rate summary with 'low' and 'high'")

@@ -42,7 +42,7 @@ NORMALISATIONS = (nn.LayerNorm, nn.BatchNorm1d)
 class Symmetry:
     """One continuous symmetry of the loss: a kind, a label and per-parameter signs.
 
-    Introduced in chapter 2.
+    Introduced in chapter 3.
     """
 
     kind: str
@@ -55,7 +55,7 @@ class Symmetry:
 
     def flat_signs(self, model: nn.Module) -> torch.Tensor:
         """The signs as one float64 vector over ``model``'s flattened parameters (in
-        ``named_parameters()`` order), zero where the group does not act. Chapter 5."""
+        ``named_parameters()`` order), zero where the group does not act. Chapter 6."""
         parts = []
         for name, p in model.named_parameters():
             s = self.signs.get(name)
@@ -71,7 +71,7 @@ class Symmetry:
 class Constraint:
     """A checked identity: the ``residual`` (0 when it holds) and a ``size`` to compare it with.
 
-    Introduced in chapter 2.
+    Introduced in chapter 3.
     """
 
     residual: float
@@ -88,7 +88,7 @@ class Constraint:
 # ---------------------------------------------------------------------------------------------
 
 def parameters(model: nn.Module) -> Params:
-    """Detached copies of a model's parameters, keyed by ``named_parameters()`` names. Chapter 2."""
+    """Detached copies of a model's parameters, keyed by ``named_parameters()`` names. Chapter 3."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return {name: p.detach().clone() for name, p in model.named_parameters()}
@@ -157,7 +157,7 @@ def translation_groups(model: nn.Sequential) -> list[Symmetry]:
 
     Adding the same number to every logit leaves the softmax unchanged. So for each input ``j`` of
     the last layer, adding ``alpha`` to the whole column ``W[:, j]`` is a symmetry, and so is adding
-    ``alpha`` to every entry of the bias. Introduced in chapter 2.
+    ``alpha`` to every entry of the bias. Introduced in chapter 3.
     """
     model = _sequential(model)
     if len(model) == 0 or not isinstance(model[-1], nn.Linear):
@@ -184,7 +184,7 @@ def scale_groups(model: nn.Sequential) -> list[Symmetry]:
     ``nn.LayerNorm`` over the layer's outputs divides out a common factor of all of them: the whole
     weight matrix and bias form one group. ``nn.BatchNorm1d`` (in training mode) normalises each
     output over the batch: each output's weight row and bias entry form a group. The symmetry is
-    exact only with ``eps = 0``. Introduced in chapter 2.
+    exact only with ``eps = 0``. Introduced in chapter 3.
     """
     model = _sequential(model)
     groups = []
@@ -215,8 +215,8 @@ def rescale_groups(model: nn.Sequential, *, skip_blocked: bool = False) -> list[
 
     Neuron ``k`` of layer ``l`` has incoming parameters (row ``k`` of the weight and bias entry ``k``,
     signs +1) and outgoing ones (column ``k`` of the next layer's weight, signs -1). Any other
-    module raises a ValueError that names it; with ``skip_blocked=True`` (chapter 5) it only
-    removes the neurons of the layer it follows. Introduced in chapter 2.
+    module raises a ValueError that names it; with ``skip_blocked=True`` (chapter 6) it only
+    removes the neurons of the layer it follows. Introduced in chapter 3.
     """
     model = _sequential(model)
     pairs = _linear_pairs(model, HOMOGENEOUS, "rescale symmetry", skip_blocked)
@@ -237,7 +237,7 @@ def rescale_groups(model: nn.Sequential, *, skip_blocked: bool = False) -> list[
 def find_groups(model: nn.Sequential) -> dict[str, list[Symmetry]]:
     """Every translation, scale and rescale group of ``model``, by kind (kinds it lacks map to an
     empty list). Rescale groups are looked for between every pair of ``nn.Linear`` layers joined
-    only by positively homogeneous activations. Introduced in chapter 5.
+    only by positively homogeneous activations. Introduced in chapter 6.
     """
     model = _sequential(model)
     finders = {"translation": translation_groups, "scale": scale_groups,
@@ -249,7 +249,7 @@ def find_groups(model: nn.Sequential) -> dict[str, list[Symmetry]]:
         except ValueError:  # this kind of symmetry is absent from the model
             found[kind] = []
     if not any(found.values()):
-        raise ValueError("the model has no translation, scale or rescale symmetry; see chapter 2 "
+        raise ValueError("the model has no translation, scale or rescale symmetry; see chapter 3 "
                          "for the layers that create them")
     return found
 
@@ -279,12 +279,12 @@ def _act(params, sym, alpha, kind: str) -> Params:
 
 
 def translate(params: Params, sym: Symmetry, alpha: float) -> Params:
-    """A copy of ``params`` with ``alpha`` added along a translation group. Chapter 2."""
+    """A copy of ``params`` with ``alpha`` added along a translation group. Chapter 3."""
     return _act(params, sym, alpha, "translation")
 
 
 def scale(params: Params, sym: Symmetry, alpha: float) -> Params:
-    """A copy of ``params`` with a scale group multiplied by ``alpha > 0``. Chapter 2."""
+    """A copy of ``params`` with a scale group multiplied by ``alpha > 0``. Chapter 3."""
     if isinstance(sym, Symmetry) and sym.kind != "scale":
         raise ValueError(f"scale() needs a scale symmetry, got a {sym.kind} one")
     return _act(params, sym, alpha, "scale")
@@ -292,7 +292,7 @@ def scale(params: Params, sym: Symmetry, alpha: float) -> Params:
 
 def rescale(params: Params, sym: Symmetry, alpha: float) -> Params:
     """A copy of ``params`` with a neuron's incoming weights multiplied by ``alpha > 0`` and its
-    outgoing weights divided by it. Chapter 2."""
+    outgoing weights divided by it. Chapter 3."""
     if isinstance(sym, Symmetry) and sym.kind != "rescale":
         raise ValueError(f"rescale() needs a rescale symmetry, got a {sym.kind} one")
     return _act(params, sym, alpha, "rescale")
@@ -300,7 +300,7 @@ def rescale(params: Params, sym: Symmetry, alpha: float) -> Params:
 
 def act(params: Params, sym: Symmetry, alpha: float) -> Params:
     """A copy of ``params`` moved by the group element ``alpha`` of ``sym``, whatever its kind:
-    :func:`translate`, :func:`scale` or :func:`rescale`. Chapter 2."""
+    :func:`translate`, :func:`scale` or :func:`rescale`. Chapter 3."""
     actions = {"translation": translate, "scale": scale, "rescale": rescale}
     return actions[_symmetry(sym).kind](params, sym, alpha)
 
@@ -313,7 +313,7 @@ def predicted_gradient(sym: Symmetry, grad: Params, alpha: float) -> Params:
     (the identity for translation), gives ``grad L(D theta + c) = D^-1 grad L(theta)``: a
     translation leaves the gradient unchanged, a scale divides the group's gradient by
     ``alpha``, a rescale divides the incoming gradient by ``alpha`` and multiplies the outgoing
-    one by it. Introduced in chapter 2.
+    one by it. Introduced in chapter 3.
     """
     grad = _params("grad", grad)
     _symmetry(sym, grad)
@@ -333,7 +333,7 @@ def predicted_gradient(sym: Symmetry, grad: Params, alpha: float) -> Params:
 
 def generator(sym: Symmetry, params: Params) -> Params:
     """The symmetry's generator (infinitesimal direction) at ``params``: ``signs`` for translation,
-    ``signs * theta`` for scale and rescale. Introduced in chapter 2."""
+    ``signs * theta`` for scale and rescale. Introduced in chapter 3."""
     params = _params("params", params)
     _symmetry(sym, params)
     out = {}
@@ -347,7 +347,7 @@ def permute(params: Params, model: nn.Sequential, layer: int, perm) -> Params:
     """A copy of ``params`` with the outputs of the ``nn.Linear`` at index ``layer`` reordered by
     ``perm`` (rows of its weight and bias) and the next ``nn.Linear``'s columns reordered to match.
 
-    Valid when only element-wise activations sit between the two layers. Introduced in chapter 2.
+    Valid when only element-wise activations sit between the two layers. Introduced in chapter 3.
     """
     params = _params("params", params)
     model = _sequential(model)
@@ -378,7 +378,7 @@ def loss_function(model: nn.Module, X: torch.Tensor, target: torch.Tensor,
                   weight_decay: float = 0.0) -> Callable[[Params], torch.Tensor]:
     """The map ``params -> criterion(model(X; params), target) + weight_decay/2 * |params|^2``.
 
-    Introduced in chapter 2.
+    Introduced in chapter 3.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -403,7 +403,7 @@ def _leaves(params: Params) -> Params:
 
 
 def gradient(loss: Callable, params: Params) -> Params:
-    """The gradient of ``loss`` at ``params``, by autograd. Introduced in chapter 2."""
+    """The gradient of ``loss`` at ``params``, by autograd. Introduced in chapter 3."""
     if not callable(loss):
         raise TypeError(f"loss must be callable (see loss_function), got {type(loss).__name__}")
     leaves = _leaves(_params("params", params))
@@ -413,7 +413,7 @@ def gradient(loss: Callable, params: Params) -> Params:
 
 
 def hvp(loss: Callable, params: Params, vector: Params) -> Params:
-    """The Hessian of ``loss`` at ``params`` times ``vector``, by double backward. Chapter 2."""
+    """The Hessian of ``loss`` at ``params`` times ``vector``, by double backward. Chapter 3."""
     if not callable(loss):
         raise TypeError(f"loss must be callable (see loss_function), got {type(loss).__name__}")
     leaves = _leaves(_params("params", params))
@@ -431,7 +431,7 @@ def hvp(loss: Callable, params: Params, vector: Params) -> Params:
 
 
 def dot(a: Params, b: Params) -> float:
-    """The inner product of two parameter dictionaries. Introduced in chapter 2."""
+    """The inner product of two parameter dictionaries. Introduced in chapter 3."""
     a, b = _params("a", a), _params("b", b)
     if a.keys() != b.keys():
         raise ValueError("a and b must have the same parameter names")
@@ -439,7 +439,7 @@ def dot(a: Params, b: Params) -> float:
 
 
 def norm(a: Params) -> float:
-    """The Euclidean norm of a parameter dictionary. Introduced in chapter 2."""
+    """The Euclidean norm of a parameter dictionary. Introduced in chapter 3."""
     return dot(a, a) ** 0.5
 
 
@@ -456,7 +456,7 @@ def gradient_constraint(sym: Symmetry, loss: Callable, params: Params) -> Constr
 
     Translation: the gradient sums to zero over the group. Scale: ``<grad L, theta> = 0`` on the
     group. Rescale: ``<grad L_in, theta_in> - <grad L_out, theta_out> = 0``. The size is
-    ``|grad L| |xi|``, so ``relative`` is the cosine of the angle between them. Chapter 2.
+    ``|grad L| |xi|``, so ``relative`` is the cosine of the angle between them. Chapter 3.
     """
     xi = generator(sym, params)
     g = gradient(loss, params)
@@ -471,7 +471,7 @@ def hessian_constraint(sym: Symmetry, loss: Callable, params: Params) -> Constra
     Rescale: ``H (theta_in, -theta_out) = -(grad_in L, -grad_out L)``. The residual is the norm of
     ``H xi + J^T grad L``; the size adds the norms of the two terms and of ``H r`` for a fixed random
     direction ``r`` on the group with ``|r| = |xi|`` (a yardstick for a generic direction).
-    Introduced in chapter 2.
+    Introduced in chapter 3.
     """
     xi = generator(sym, params)
     g = gradient(loss, params)
@@ -492,7 +492,7 @@ def weight_decay_prediction(sym: Symmetry, params: Params, weight_decay: float) 
     """What weight decay adds to ``<grad L, xi>``: ``weight_decay * <theta, xi>``.
 
     Translation: ``lambda * sum(theta_group)``; scale: ``lambda |theta_A|^2``; rescale:
-    ``lambda (|theta_in|^2 - |theta_out|^2)``. Introduced in chapter 2.
+    ``lambda (|theta_in|^2 - |theta_out|^2)``. Introduced in chapter 3.
     """
     _checks.positive("weight_decay", weight_decay, allow_zero=True)
     return weight_decay * dot(_params("params", params), generator(sym, params))
@@ -502,7 +502,7 @@ def permutation_constraint(loss: Callable, params: Params, model: nn.Sequential,
                            perm) -> Constraint:
     """Check that the gradient is equivariant: ``grad L(P theta) = P grad L(theta)``.
 
-    The size is ``|grad L(theta)|``. Introduced in chapter 2.
+    The size is ``|grad L(theta)|``. Introduced in chapter 3.
     """
     moved = permute(params, model, layer, perm)
     expected = permute(gradient(loss, params), model, layer, perm)
@@ -511,7 +511,7 @@ def permutation_constraint(loss: Callable, params: Params, model: nn.Sequential,
 
 
 def loss_change(loss: Callable, params: Params, moved: Params) -> Constraint:
-    """``L(moved) - L(params)``, with ``|L(params)|`` as the size. Introduced in chapter 2."""
+    """``L(moved) - L(params)``, with ``|L(params)|`` as the size. Introduced in chapter 3."""
     if not callable(loss):
         raise TypeError(f"loss must be callable (see loss_function), got {type(loss).__name__}")
     before = float(loss(_params("params", params)))
@@ -527,7 +527,7 @@ class OrbitScan:
     ``predicted_norm`` map a sign (+1 incoming or in the group, -1 outgoing, 0 the rest of the
     network) to the norm (A,) of the gradient on those parameters, measured and as
     :func:`predicted_gradient` predicts it; ``deviation`` (A,) is the norm of measured minus
-    predicted gradient over the norm of the predicted one. Introduced in chapter 2.
+    predicted gradient over the norm of the predicted one. Introduced in chapter 3.
     """
 
     alphas: torch.Tensor
@@ -547,7 +547,7 @@ def orbit_scan(sym: Symmetry, loss: Callable, params: Params, alphas) -> OrbitSc
 
     For an exact symmetry the loss is the same at every point and the deviation is at rounding
     level; a symmetry-breaking term (weight decay, ``eps`` in a normalisation) shows up in
-    both. Introduced in chapter 2.
+    both. Introduced in chapter 3.
     """
     if not callable(loss):
         raise TypeError(f"loss must be callable (see loss_function), got {type(loss).__name__}")
@@ -586,7 +586,7 @@ def toy_loss(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
 
     ``"translation"``: cross-entropy of class 0 with logits ``(a, b)``, invariant under
     ``(a + c, b + c)``. ``"scale"``: a function of the angle of ``(a, b)`` only. ``"rescale"``:
-    ``(a b - 1)^2 / 2``, invariant under ``(alpha a, b / alpha)``. Introduced in chapter 2.
+    ``(a b - 1)^2 / 2``, invariant under ``(alpha a, b / alpha)``. Introduced in chapter 3.
     """
     _checks.choice("kind", kind, KINDS)
     if kind == "translation":

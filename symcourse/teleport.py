@@ -8,7 +8,7 @@ one gradient evaluation. Every move is checked: :func:`check_invariance` raises
 :class:`NotASymmetry` when the loss changes by more than a tolerance (1e-10 relative by default).
 
 Moves layer: imports the mathematics (:mod:`symcourse.symmetry`) and the bottom modules.
-Introduced in chapter 7.
+Introduced in chapter 8.
 """
 from __future__ import annotations
 
@@ -25,14 +25,14 @@ from .symmetry import Symmetry, rescale_groups
 
 
 class NotASymmetry(ValueError):
-    """A move that was meant to be a symmetry changed the loss. Chapter 7."""
+    """A move that was meant to be a symmetry changed the loss. Chapter 8."""
 
 
 def deep_relu_mlp(in_dim: int = 40, width: int = 24, depth: int = 12, classes: int = 10, *,
                   seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Sequential:
     """``depth`` Linear layers with ReLU between them, He-initialised (normal weights with
     variance ``2 / fan_in``, zero biases) so that the signal neither dies nor explodes with depth.
-    Introduced in chapter 7."""
+    Introduced in chapter 8."""
     for name, value in (("in_dim", in_dim), ("width", width), ("classes", classes)):
         _checks.positive(name, value, integer=True)
     _checks.positive("depth", depth, integer=True)
@@ -52,7 +52,7 @@ def deep_relu_mlp(in_dim: int = 40, width: int = 24, depth: int = 12, classes: i
 
 
 def flat_parameters(model: nn.Module) -> torch.Tensor:
-    """All parameters of ``model`` as one detached vector. Chapter 7."""
+    """All parameters of ``model`` as one detached vector. Chapter 8."""
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
@@ -70,7 +70,7 @@ def load_flat(model: nn.Module, theta: torch.Tensor) -> nn.Module:
 
 def sign_matrix(model: nn.Module, groups: list[Symmetry]) -> torch.Tensor:
     """Dense ``(groups, parameters)`` matrix of the groups' signs, in parameter order.
-    Only multiplicative groups (scale, rescale) can be stacked this way. Chapter 7."""
+    Only multiplicative groups (scale, rescale) can be stacked this way. Chapter 8."""
     if not groups:
         raise ValueError("groups must not be empty")
     rows = []
@@ -85,7 +85,7 @@ def sign_matrix(model: nn.Module, groups: list[Symmetry]) -> torch.Tensor:
 
 
 def move(theta: torch.Tensor, signs: torch.Tensor, log_scales: torch.Tensor) -> torch.Tensor:
-    """``θ ⊙ exp(Sᵀ t)``: the group element with log-scales ``t`` applied to ``θ``. Chapter 7."""
+    """``θ ⊙ exp(Sᵀ t)``: the group element with log-scales ``t`` applied to ``θ``. Chapter 8."""
     signs = _checks.tensor("signs", signs, ndim=2)
     _checks.tensor("theta", theta, shape=(signs.shape[1],))
     _checks.tensor("log_scales", log_scales, shape=(signs.shape[0],))
@@ -93,7 +93,7 @@ def move(theta: torch.Tensor, signs: torch.Tensor, log_scales: torch.Tensor) -> 
 
 
 def full_loss(model: nn.Module, task: ClassificationTask) -> float:
-    """Cross-entropy of ``model`` on the whole task, in the model's precision. Chapter 7."""
+    """Cross-entropy of ``model`` on the whole task, in the model's precision. Chapter 8."""
     with torch.no_grad():
         return nn.functional.cross_entropy(model(task.X), task.labels).item()
 
@@ -102,7 +102,7 @@ def check_invariance(model: nn.Module, task: ClassificationTask, before: torch.T
                      after: torch.Tensor, tol: float = 1e-10) -> float:
     """Evaluate the loss at the flat parameters ``before`` and ``after`` (the model is left at
     ``after``) and return the relative change; raise :class:`NotASymmetry` if it exceeds ``tol``.
-    Needs float64: in float32 rounding alone exceeds 1e-10. Introduced in chapter 7."""
+    Needs float64: in float32 rounding alone exceeds 1e-10. Introduced in chapter 8."""
     if any(p.dtype != torch.float64 for p in model.parameters()):
         raise TypeError("check_invariance needs a float64 model: float32 rounding alone "
                         "changes a loss by about 1e-7")
@@ -118,7 +118,7 @@ def check_invariance(model: nn.Module, task: ClassificationTask, before: torch.T
 
 
 def imbalance(theta: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
-    """Per group, ``log(|θ_in|² / |θ_out|²) / 2``: zero for a balanced neuron. Chapter 7."""
+    """Per group, ``log(|θ_in|² / |θ_out|²) / 2``: zero for a balanced neuron. Chapter 8."""
     if not (signs < 0).any(dim=1).all():
         raise ValueError("every group needs outgoing (negative-sign) parameters to be balanced; "
                          "scale groups have none")
@@ -135,7 +135,7 @@ def balancing_scales(theta: torch.Tensor, signs: torch.Tensor, *, tol: float = 1
     over the orbit, whose gradient ``2 S (θ² e^{2Sᵀt})`` is twice the vector of
     incoming-minus-outgoing squared norms. ``F`` is convex, so Newton's method with a
     backtracking line search finds it in a few steps. Stops when every
-    :func:`imbalance` is below ``tol``. Introduced in chapter 7."""
+    :func:`imbalance` is below ``tol``. Introduced in chapter 8."""
     signs = _checks.tensor("signs", signs, ndim=2)
     _checks.tensor("theta", theta, shape=(signs.shape[1],))
     _checks.positive("tol", tol)
@@ -162,7 +162,7 @@ def teleport_scales(gradient: torch.Tensor, signs: torch.Tensor, radius: float, 
                     steps: int = 20) -> torch.Tensor:
     """Log-scales, each within ``±radius``, that increase ``|∇L|²`` along the orbit: projected
     gradient ascent on ``Σ g_i² exp(−2 (Sᵀt)_i)``, which the transformation law gives without
-    new gradient evaluations. Introduced in chapter 7 (after Zhao et al., 2022)."""
+    new gradient evaluations. Introduced in chapter 8 (after Zhao et al., 2022)."""
     _checks.tensor("gradient", gradient, shape=(signs.shape[1],))
     _checks.positive("radius", radius)
     _checks.positive("steps", steps, integer=True)
@@ -189,7 +189,7 @@ class OrbitMove:
 
 
 def full_gradient(model: nn.Module, task: ClassificationTask) -> torch.Tensor:
-    """The full-batch gradient of the cross-entropy, flattened. Chapter 7."""
+    """The full-batch gradient of the cross-entropy, flattened. Chapter 8."""
     model.zero_grad()
     nn.functional.cross_entropy(model(task.X), task.labels).backward()
     return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
@@ -199,7 +199,7 @@ def orbit_move(model: nn.Module, task: ClassificationTask, how: str, *, radius: 
                tol: float = 1e-10) -> OrbitMove:
     """Move ``model`` (in place) along its rescale orbit, ``how = "balance"`` (equal incoming
     and outgoing norms) or ``"teleport"`` (larger gradient norm within log-scales ``±radius``),
-    and check that the loss did not change (:func:`check_invariance`). Chapter 7."""
+    and check that the loss did not change (:func:`check_invariance`). Chapter 8."""
     _checks.choice("how", how, ("balance", "teleport"))
     signs = sign_matrix(model, rescale_groups(model))
     theta = flat_parameters(model)
@@ -240,7 +240,7 @@ def train_with_moves(model: nn.Module, task: ClassificationTask, lr: float, step
     """Plain SGD (``torch.optim.SGD``) on mini-batches drawn with ``seed``, with an
     :func:`orbit_move` (``how`` = "balance" or "teleport") before steps 0, ``every``, 2·``every``…
     or none (``how=None``). The full-batch loss is recorded every ``record_every`` steps and at
-    the end. Introduced in chapter 7."""
+    the end. Introduced in chapter 8."""
     if how is not None:
         _checks.choice("how", how, ("balance", "teleport"))
     _checks.positive("lr", lr)
@@ -275,7 +275,7 @@ def train_with_moves(model: nn.Module, task: ClassificationTask, lr: float, step
 def unbalance(model: nn.Module, spread: float, seed: int = 0) -> torch.Tensor:
     """Move ``model`` (in place) to a badly balanced point of its rescale orbit: log-scales drawn
     uniformly from ``±spread`` for every hidden neuron. The function, and so the loss, is
-    unchanged; returns the log-scales used. Introduced in chapter 7."""
+    unchanged; returns the log-scales used. Introduced in chapter 8."""
     _checks.positive("spread", spread)
     signs = sign_matrix(model, rescale_groups(model))
     generator = torch.Generator().manual_seed(seed)
@@ -296,7 +296,7 @@ def compare_variants(task: ClassificationTask, seeds, variants: dict | None = No
     """Train :func:`deep_relu_mlp` (seed ``s``) once per seed and variant, with equal step
     budgets and the same batches: ``variants`` maps a name to ``(spread, how)``, the spread of
     :func:`unbalance` (0 for none) and the orbit move every ``every`` steps (None for none).
-    Introduced in chapter 7."""
+    Introduced in chapter 8."""
     seeds = _checks.seeds(seeds)
     variants = VARIANTS if variants is None else variants
     runs = {}

@@ -1,7 +1,7 @@
 """Predictions for the quantities that symmetry conserves under gradient flow, once SGD breaks
 them with weight decay ``λ``, a finite learning rate ``η``, mini-batches and momentum ``β``.
 
-For one group with signs ``s`` (chapter 2) the quantity is ``q = <s, θ>`` (translation) or
+For one group with signs ``s`` (chapter 3) the quantity is ``q = <s, θ>`` (translation) or
 ``q = <s, θ²>`` (scale: a squared norm; rescale: incoming minus outgoing squared norm). Because
 every batch gradient satisfies the symmetry's constraint, ``q`` obeys a closed recursion:
 
@@ -11,7 +11,7 @@ every batch gradient satisfies the symmetry's constraint, ``q`` obeys a closed r
   momentum, a damped, driven oscillator with it (:func:`oscillator`, :func:`damping_regime`).
 
 Mathematics layer: imports torch, :mod:`symcourse._checks` and, for the one convenience
-:func:`predictions`, the recording it reads. Introduced in chapter 5.
+:func:`predictions`, the recording it reads. Introduced in chapter 6.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _settings(kind, lr, weight_decay, momentum) -> tuple[str, float, float, floa
 
 def stiffness(kind: str, weight_decay: float) -> float:
     """How fast weight decay pulls the quantity to zero in the continuous model: ``λ`` for the
-    linear translation quantity, ``2λ`` for the quadratic scale and rescale ones. Chapter 5."""
+    linear translation quantity, ``2λ`` for the quadratic scale and rescale ones. Chapter 6."""
     _checks.choice("symmetry kind", kind, KINDS)
     _checks.positive("weight_decay", weight_decay, allow_zero=True)
     return weight_decay if kind == "translation" else 2.0 * weight_decay
@@ -62,7 +62,7 @@ def exact_recursion(kind: str, initial: torch.Tensor, drive: torch.Tensor | None
     variable carries the memory: translation ``u ← β u + λ q``, ``q ← q − η u``; scale and
     rescale ``a = β c + λ q``, ``q ← q − 2η a + η² <s, d²>``, ``c ← a − η <s, d²>`` with
     ``c = <s·θ, d>``, ``drive[k] = <s, d_k²>`` (the new direction) and ``u = c = 0`` at the
-    start (``torch.optim.SGD``'s first buffer is the first gradient). Introduced in chapter 5.
+    start (``torch.optim.SGD``'s first buffer is the first gradient). Introduced in chapter 6.
     """
     kind, lr, weight_decay, momentum = _settings(kind, lr, weight_decay, momentum)
     _checks.positive("steps", steps, integer=True)
@@ -92,7 +92,7 @@ def oscillator(times: torch.Tensor, mass: float, damping: float, stiffness: floa
                x0: torch.Tensor | float, v0: torch.Tensor | float) -> torch.Tensor:
     """Closed-form solution of ``m x'' + γ x' + k x = 0`` with ``x(0) = x0``, ``x'(0) = v0``, in
     each of the three regimes (sign of ``γ² − 4mk``). ``x0``/``v0`` may be vectors (one column
-    each); returns ``(len(times), ...)``. Introduced in chapter 5.
+    each); returns ``(len(times), ...)``. Introduced in chapter 6.
     """
     times = _checks.tensor("times", times, ndim=1).to(torch.float64)
     _checks.positive("mass", mass)
@@ -120,7 +120,7 @@ def free_decay(kind: str, times: torch.Tensor, lr: float, weight_decay: float,
                momentum: float = 0.0) -> torch.Tensor:
     """``q(t)/q(0)`` of the continuous model without a drive (every translation quantity):
     ``e^{−κt}`` without momentum, the :func:`oscillator` with ``q'(0) = −κ q(0)`` with it.
-    Introduced in chapter 5."""
+    Introduced in chapter 6."""
     kind, lr, weight_decay, momentum = _settings(kind, lr, weight_decay, momentum)
     times = _checks.tensor("times", times, ndim=1).to(torch.float64)
     k = stiffness(kind, weight_decay)
@@ -131,7 +131,7 @@ def free_decay(kind: str, times: torch.Tensor, lr: float, weight_decay: float,
 
 def damping_regime(kind: str, lr: float, weight_decay: float, momentum: float) -> str:
     """Which regime the continuous momentum model ``m q'' + (1 − β) q' + κ q = …`` is in, with
-    mass ``m = η(1 + β)/2`` and stiffness ``κ`` (:func:`stiffness`). Chapter 5."""
+    mass ``m = η(1 + β)/2`` and stiffness ``κ`` (:func:`stiffness`). Chapter 6."""
     kind, lr, weight_decay, momentum = _settings(kind, lr, weight_decay, momentum)
     mass, damping = lr * (1.0 + momentum) / 2.0, 1.0 - momentum
     disc = damping ** 2 - 4.0 * mass * stiffness(kind, weight_decay)
@@ -142,7 +142,7 @@ def damping_regime(kind: str, lr: float, weight_decay: float, momentum: float) -
 
 def critical_momentum(kind: str, lr: float, weight_decay: float) -> float:
     """The momentum ``β`` at which the continuous model is critically damped:
-    ``(1 − β)² = 2ηκ(1 + β)``, i.e. ``1 − β = −ηκ + sqrt(η²κ² + 4ηκ)``. Chapter 5."""
+    ``(1 − β)² = 2ηκ(1 + β)``, i.e. ``1 − β = −ηκ + sqrt(η²κ² + 4ηκ)``. Chapter 6."""
     kind, lr, weight_decay, _ = _settings(kind, lr, weight_decay, 0.0)
     k = stiffness(kind, weight_decay)
     if k == 0.0:
@@ -165,7 +165,7 @@ def continuous_solution(kind: str, initial: torch.Tensor, drive: torch.Tensor | 
     ``q(t) = e^{−κt} q(0) + η ∫ e^{−κ(t−τ)} f(τ) dτ``. With momentum: ``m q'' + (1 − β) q' + κ q
     = 2m f(t)`` with ``m = η(1 + β)/2``, ``f = <s, d²>``, ``q'(0) = −κ q(0)``, solved exactly on
     each interval with a matrix exponential (:func:`oscillator` gives the same without drive).
-    ``κ`` is :func:`stiffness`. Introduced in chapter 5.
+    ``κ`` is :func:`stiffness`. Introduced in chapter 6.
     """
     kind, lr, weight_decay, momentum = _settings(kind, lr, weight_decay, momentum)
     _checks.positive("steps", steps, integer=True)
@@ -199,7 +199,7 @@ def continuous_solution(kind: str, initial: torch.Tensor, drive: torch.Tensor | 
 def relative_error(predicted: torch.Tensor, measured: torch.Tensor) -> float:
     """The worst group's ``max_k |predicted − measured| / max_k |measured|``: errors relative to
     the size each quantity reaches (pointwise ratios blow up where a quantity crosses zero).
-    Introduced in chapter 5."""
+    Introduced in chapter 6."""
     predicted = _checks.tensor("predicted", predicted, ndim=2)
     measured = _checks.tensor("measured", measured, shape=tuple(predicted.shape))
     size = measured.abs().max(dim=0).values
@@ -210,7 +210,7 @@ def relative_error(predicted: torch.Tensor, measured: torch.Tensor) -> float:
 def predictions(recording: Recording, kind: str) -> dict[str, torch.Tensor]:
     """``{"measured", "exact", "continuous"}`` for one kind of a :class:`Recording`, each
     ``(steps + 1, groups)``, with the drive each prediction needs taken from the recording.
-    Introduced in chapter 5."""
+    Introduced in chapter 6."""
     if not isinstance(recording, Recording):
         raise TypeError(f"recording must be a Recording from train_recorded, got "
                         f"{type(recording).__name__}")

@@ -114,7 +114,7 @@ class StallExplorer(Explorer):
         super().__init__(stall_explorer_figure, controls, [["seed", "lr"], ["step", "bias"]])
 
 
-#: Chapter 3's explorer: gradient flow on the rescale toy ½(uv − 1)² up to this time.
+#: Chapter 4's explorer: gradient flow on the rescale toy ½(uv − 1)² up to this time.
 CONSERVATION_TIME = 8.0
 
 
@@ -123,7 +123,7 @@ def conservation_explorer_figure(imbalance: float = 3.0, product: float = 0.1):
     imbalance``, next to the balanced start with the same ``uv``: paths over the hyperbolas
     (the conserved quantity) and both losses over time. Returns ``(figure, info)``; ``info`` has
     the starting gradient norms, the times to reach a loss of 1e-6 (``None`` if not reached) and
-    the drift of the conserved quantity. Chapter 3's explorer and its static fallback use it.
+    the drift of the conserved quantity. Chapter 4's explorer and its static fallback use it.
     """
     loss, quantity, _ = toy_examples()["rescale"]
     times = torch.linspace(0.0, CONSERVATION_TIME, 161, dtype=torch.float64)
@@ -149,7 +149,7 @@ def conservation_explorer_figure(imbalance: float = 3.0, product: float = 0.1):
 
 class ConservationExplorer(Explorer):
     """Sliders for the conserved value ``u² − v²`` and the starting product ``uv`` over
-    :func:`conservation_explorer_figure`. Chapter 3."""
+    :func:`conservation_explorer_figure`. Chapter 4."""
 
     def __init__(self, imbalance: float = 3.0, product: float = 0.1):
         controls = {
@@ -161,16 +161,16 @@ class ConservationExplorer(Explorer):
         super().__init__(conservation_explorer_figure, controls, [["imbalance", "product"]])
 
 
-#: Chapter 4's explorer: the two-dimensional quadratic with a stiff and a flat direction.
+#: Chapter 5's explorer: the two-dimensional quadratic with a stiff and a flat direction.
 DYNAMICS_CURVATURES = (2.0, 0.2)
 DYNAMICS_START = (1.0, 2.0)
 DYNAMICS_TIME = 3.0
 
 
 def dynamics_explorer_figure(lr: float = 0.1, weight_decay: float = 0.0, momentum: float = 0.3):
-    """Heavy ball with weight decay on chapter 4's quadratic, against gradient flow and the
+    """Heavy ball with weight decay on chapter 5's quadratic, against gradient flow and the
     modified flow, up to time 3. Returns ``(figure, info)``; ``info`` has the largest distance of
-    the iterates to each flow. Chapter 4's explorer and its static fallback both use it.
+    the iterates to each flow. Chapter 5's explorer and its static fallback both use it.
     """
     _checks.positive("lr", lr)
     curvature = torch.diag(torch.tensor(DYNAMICS_CURVATURES, dtype=torch.float64))
@@ -187,7 +187,7 @@ def dynamics_explorer_figure(lr: float = 0.1, weight_decay: float = 0.0, momentu
 
 class DynamicsExplorer(Explorer):
     """Sliders for learning rate, weight decay and momentum over :func:`dynamics_explorer_figure`.
-    Chapter 4."""
+    Chapter 5."""
 
     def __init__(self, lr: float = 0.1, weight_decay: float = 0.0, momentum: float = 0.3):
         controls = {
@@ -201,22 +201,22 @@ class DynamicsExplorer(Explorer):
         super().__init__(dynamics_explorer_figure, controls, [["lr"], ["weight_decay", "momentum"]])
 
 
-#: Chapter 5's explorer: a small symmetric classifier on 1,000 MNIST-1D signals, 300 SGD steps.
+#: Chapter 6's explorer: a small symmetric classifier on 1,000 MNIST-1D signals, 300 SGD steps.
 BROKEN_HIDDEN, BROKEN_SAMPLES, BROKEN_STEPS = 16, 1250, 300
 
 
 @lru_cache(maxsize=1)
 def _small_mnist1d():
-    """1,000 MNIST-1D training signals, generated once for the explorers of chapters 5 and 7."""
+    """1,000 MNIST-1D training signals, generated once for the explorers of chapters 6 and 8."""
     return mnist1d_task(n_samples=BROKEN_SAMPLES)
 
 
 def broken_conservation_explorer_figure(lr: float = 0.1, weight_decay: float = 5e-3,
                                         momentum: float = 0.9):
-    """Train chapter 5's classifier (16 hidden units, batch 100) with SGD and draw, for each
+    """Train chapter 6's classifier (16 hidden units, batch 100) with SGD and draw, for each
     symmetry, the measured quantities against the continuous-time theory. Returns
     ``(figure, info)``; ``info`` has, per kind, the damping regime and the relative errors of the
-    exact recursion and of the continuous model. Chapter 5's explorer and its static fallback
+    exact recursion and of the continuous model. Chapter 6's explorer and its static fallback
     both use it."""
     _checks.positive("lr", lr)
     model = symmetric_classifier(hidden=BROKEN_HIDDEN, seed=0)
@@ -238,7 +238,7 @@ def broken_conservation_explorer_figure(lr: float = 0.1, weight_decay: float = 5
 
 class BrokenConservationExplorer(Explorer):
     """Sliders for learning rate, weight decay and momentum over
-    :func:`broken_conservation_explorer_figure`. Chapter 5."""
+    :func:`broken_conservation_explorer_figure`. Chapter 6."""
 
     def __init__(self, lr: float = 0.1, weight_decay: float = 5e-3, momentum: float = 0.9):
         controls = {
@@ -254,15 +254,15 @@ class BrokenConservationExplorer(Explorer):
                          [["lr", "weight_decay"], ["momentum"]])
 
 
-#: Chapter 7's explorer: one seed, 250 SGD steps of a 12-layer MLP on 1,000 MNIST-1D signals.
+#: Chapter 8's explorer: one seed, 250 SGD steps of a 12-layer MLP on 1,000 MNIST-1D signals.
 USING_STEPS = 250
 
 
 def using_symmetry_explorer_figure(spread: float = 2.0, lr: float = 0.05, every: int = 100):
-    """Train chapter 7's deep MLP from its He start, from an unbalanced point of the same orbit
+    """Train chapter 8's deep MLP from its He start, from an unbalanced point of the same orbit
     (log-scales within ``±spread``), and from that point rebalanced every ``every`` steps, with
     the same batches. Returns ``(figure, info)``; ``info`` has each variant's final loss (NaN
-    when it diverged). Chapter 7's explorer and its static fallback both use it."""
+    when it diverged). Chapter 8's explorer and its static fallback both use it."""
     _checks.positive("spread", spread)
     variants = {"He start": (0.0, None), "unbalanced start": (spread, None),
                 "unbalanced, rebalanced": (spread, "balance")}
@@ -276,7 +276,7 @@ def using_symmetry_explorer_figure(spread: float = 2.0, lr: float = 0.05, every:
 
 class UsingSymmetryExplorer(Explorer):
     """Sliders for the spread of the unbalanced start, the learning rate and the rebalancing
-    period over :func:`using_symmetry_explorer_figure`. Chapter 7."""
+    period over :func:`using_symmetry_explorer_figure`. Chapter 8."""
 
     def __init__(self, spread: float = 2.0, lr: float = 0.05, every: int = 100):
         controls = {
@@ -291,7 +291,7 @@ class UsingSymmetryExplorer(Explorer):
                          [["spread", "lr"], ["every"]])
 
 
-#: Chapter 2's explorer: the group element is ``alpha = s`` for translation and ``alpha = e^s``
+#: Chapter 3's explorer: the group element is ``alpha = s`` for translation and ``alpha = e^s``
 #: for scale and rescale, for s in this range (e^1.5 is about 4.5).
 SYMMETRY_S_RANGE = (-1.5, 1.5)
 SYMMETRY_GRID = 25
@@ -305,12 +305,12 @@ def _group_element(kind: str, s: float) -> float:
 
 
 def symmetry_explorer_group(kind: str, relu_net, norm_net, X, labels):
-    """The group chapter 2's explorer moves, with its network and that network's parameters.
+    """The group chapter 3's explorer moves, with its network and that network's parameters.
 
     Translation: the bias of the ReLU network's softmax layer. Scale: the layer before the
     normalisation of ``norm_net``. Rescale: the hidden neuron of the ReLU network with the
     largest gradient on its incoming weights (so that the scaling is easy to see). Returns
-    ``(symmetry, model, params)``. Chapter 2.
+    ``(symmetry, model, params)``. Chapter 3.
     """
     _checks.choice("kind", kind, symmetry.KINDS)
     model = norm_net if kind == "scale" else relu_net
@@ -326,7 +326,7 @@ def symmetry_explorer_group(kind: str, relu_net, norm_net, X, labels):
 
 def symmetry_explorer_figure(relu_net, norm_net, X, labels, kind: str = "rescale",
                              s: float = 0.7, weight_decay: float = 0.0):
-    """Move a trained network along one symmetry orbit (chapter 2's networks: ``relu_net`` for
+    """Move a trained network along one symmetry orbit (chapter 3's networks: ``relu_net`` for
     translation and rescale, ``norm_net`` for scale) and draw the loss along the orbit and the
     gradient on each part of the network against what the symmetry predicts.
 
@@ -335,7 +335,7 @@ def symmetry_explorer_figure(relu_net, norm_net, X, labels, kind: str = "rescale
     symmetries. Returns ``(figure, info)``; ``info`` has, at ``s``, the relative loss change,
     the gradient ratios (moved / original) measured and predicted for each part, the relative
     deviation of the gradient from the prediction, and the ``s`` of the grid point with the
-    smallest loss (``None`` without weight decay, where the loss is flat). Chapter 2's
+    smallest loss (``None`` without weight decay, where the loss is flat). Chapter 3's
     explorer and its static fallback both use it.
     """
     _checks.choice("kind", kind, symmetry.KINDS)
@@ -372,8 +372,8 @@ def symmetry_explorer_figure(relu_net, norm_net, X, labels, kind: str = "rescale
 
 class SymmetryExplorer(Explorer):
     """A menu for the kind of symmetry and sliders for the group element ``s`` and the weight
-    decay over :func:`symmetry_explorer_figure`, for chapter 2's two trained networks.
-    Chapter 2."""
+    decay over :func:`symmetry_explorer_figure`, for chapter 3's two trained networks.
+    Chapter 3."""
 
     def __init__(self, relu_net, norm_net, X, labels, kind: str = "rescale", s: float = 0.7,
                  weight_decay: float = 0.0):
@@ -390,7 +390,7 @@ class SymmetryExplorer(Explorer):
                          controls, [["kind"], ["s", "weight_decay"]])
 
 
-#: Chapter 6's explorer: seeds per setting and the step budget (the chapter's).
+#: Chapter 7's explorer: seeds per setting and the step budget (the chapter's).
 REMEDY_SEEDS = 40
 REMEDY_STEPS = 2000
 REMEDY_RECORD_EVERY = 50
@@ -411,7 +411,7 @@ def remedy_explorer_figure(remedy: str = "revival", strength: float = 1.0, every
     ``seed`` next to every seed's loss curve. ``strength`` is the remedy's main knob (see
     :data:`symcourse.remedies.STRENGTH_KNOB`; ignored by remedies without one) and ``every`` the
     check period of revival and restarts. Returns ``(figure, info)``; ``info`` has the success
-    count and its 95% interval, the knobs used and the example's final MSE. Chapter 6's explorer
+    count and its 95% interval, the knobs used and the example's final MSE. Chapter 7's explorer
     and its static fallback both use it.
     """
     from .remedies import KINDS, STRENGTH_KNOB
@@ -446,7 +446,7 @@ def remedy_explorer_figure(remedy: str = "revival", strength: float = 1.0, every
 
 class RemedyExplorer(Explorer):
     """A remedy menu, its main knob, the check period and an example seed over
-    :func:`remedy_explorer_figure`. Chapter 6."""
+    :func:`remedy_explorer_figure`. Chapter 7."""
 
     def __init__(self, remedy: str = "revival", strength: float = 1.0, every: int = 250, seed: int = 0):
         from .remedies import KINDS

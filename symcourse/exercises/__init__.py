@@ -105,10 +105,10 @@ def as_tensor(answer, shape: tuple, what: str) -> torch.Tensor:
 
 
 from . import stall  # noqa: E402,F401  (registers chapter 1's checks)
-from . import symmetry  # noqa: E402,F401  (registers chapter 2's checks)
-from . import conservation  # noqa: E402,F401  (registers chapter 3's checks)
-from . import dynamics  # noqa: E402,F401  (registers chapter 4's checks)
-from . import broken  # noqa: E402,F401  (registers chapter 5's checks)
-from . import remedies  # noqa: E402,F401  (registers chapter 6's checks)
-from . import using  # noqa: E402,F401  (registers chapter 7's checks)
-from . import comego  # noqa: E402,F401  (registers chapter 8's checks)
+from . import symmetry  # noqa: E402,F401  (registers chapter 3's checks)
+from . import conservation  # noqa: E402,F401  (registers chapter 4's checks)
+from . import dynamics  # noqa: E402,F401  (registers chapter 5's checks)
+from . import broken  # noqa: E402,F401  (registers chapter 6's checks)
+from . import remedies  # noqa: E402,F401  (registers chapter 7's checks)
+from . import using  # noqa: E402,F401  (registers chapter 8's checks)
+from . import comego  # noqa: E402,F401  (registers chapter 9's checks)

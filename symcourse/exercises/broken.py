@@ -1,4 +1,4 @@
-"""Self-checks for chapter 5 (broken conservation laws, exactly)."""
+"""Self-checks for chapter 6 (broken conservation laws, exactly)."""
 from __future__ import annotations
 
 import math

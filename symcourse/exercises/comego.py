@@ -1,4 +1,4 @@
-"""Self-checks for chapter 8 (symmetries that come and go)."""
+"""Self-checks for chapter 9 (symmetries that come and go)."""
 from __future__ import annotations
 
 import torch
@@ -30,7 +30,7 @@ def _gl(answer):
     answer = as_int(answer, "the number of directions")
     k = BYPASSED
     if answer == k * k:
-        raise Wrong("GL(k) has k² dimensions, but k of them are the rescalings of chapter 2, "
+        raise Wrong("GL(k) has k² dimensions, but k of them are the rescalings of chapter 3, "
                     "which every ReLU unit has anyway")
     if answer != k * k - k:
         raise Wrong("count the dimensions of the group of invertible k × k matrices, then remove "

@@ -1,4 +1,4 @@
-"""Self-checks for chapter 3 (conservation laws under gradient flow)."""
+"""Self-checks for chapter 4 (conservation laws under gradient flow)."""
 from __future__ import annotations
 
 import math

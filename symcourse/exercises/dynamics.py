@@ -1,4 +1,4 @@
-"""Self-checks for chapter 4 (modified dynamics: weight decay, momentum, noise, discretisation)."""
+"""Self-checks for chapter 5 (modified dynamics: weight decay, momentum, noise, discretisation)."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""Self-checks for chapter 6 (remedies for symmetry-induced stalls)."""
+"""Self-checks for chapter 7 (remedies for symmetry-induced stalls)."""
 from __future__ import annotations
 
 import math

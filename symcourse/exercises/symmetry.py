@@ -1,4 +1,4 @@
-"""Self-checks for chapter 2 (symmetry and the geometry of the gradient)."""
+"""Self-checks for chapter 3 (symmetry and the geometry of the gradient)."""
 from __future__ import annotations
 
 import math
@@ -16,7 +16,7 @@ DECAY_SEED, DECAY_WIDTHS, DECAY_LAMBDA, DECAY_NEURON = 0, (2, 8, 3), 0.01, 3
 
 def decay_setup():
     """The untrained network, parameters, loss (with weight decay) and rescale group of
-    exercise ``symmetry-weight-decay``. Introduced in chapter 2."""
+    exercise ``symmetry-weight-decay``. Introduced in chapter 3."""
     with torch.random.fork_rng():
         torch.manual_seed(DECAY_SEED)
         net = nn.Sequential(nn.Linear(*DECAY_WIDTHS[:2]), nn.ReLU(),

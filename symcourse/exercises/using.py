@@ -1,4 +1,4 @@
-"""Self-checks for chapter 7 (using symmetry: balancing and teleportation)."""
+"""Self-checks for chapter 8 (using symmetry: balancing and teleportation)."""
 from __future__ import annotations
 
 import math
