@@ -137,3 +137,41 @@ def mnist1d_task(n_samples: int = 5000, seed: int = 42,
     X = torch.as_tensor(data["x"], dtype=dtype)
     labels = torch.as_tensor(data["y"], dtype=torch.long)
     return ClassificationTask(X=X, labels=labels, n_classes=10, seed=seed)
+
+
+def digits_split(n_train: int = 1200, seed: int = 0,
+                 dtype: torch.dtype = torch.float64) -> tuple[ClassificationTask, ClassificationTask]:
+    """Real handwritten digits: scikit-learn's 1,797 8×8 images, split into train and test.
+
+    The images ship inside scikit-learn's wheel (nothing is downloaded); they are read from its
+    data file directly, which gives the same array as ``sklearn.datasets.load_digits`` without
+    the seconds it takes to import scikit-learn. Pixels (0-16) are scaled to
+    [0, 1]; a random permutation with ``seed`` puts ``n_train`` images in the training split and
+    the rest in the test split. Returns ``(train, test)``. Introduced in chapter 10.
+    """
+    _checks.positive("n_train", n_train, integer=True)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    images, labels = _sklearn_digits()
+    if not 10 <= n_train <= len(labels) - 10:
+        raise ValueError(f"n_train must lie in [10, {len(labels) - 10}], got {n_train}")
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    X = torch.as_tensor(images, dtype=dtype)[order] / 16.0
+    y = torch.as_tensor(labels, dtype=torch.long)[order]
+    return (ClassificationTask(X=X[:n_train], labels=y[:n_train], n_classes=10, seed=seed),
+            ClassificationTask(X=X[n_train:], labels=y[n_train:], n_classes=10, seed=seed))
+
+
+def _sklearn_digits():
+    import gzip
+    import importlib.util
+    from pathlib import Path
+
+    import numpy as np
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        raise ImportError("the digits need scikit-learn: pip install the course's pinned version")
+    with gzip.open(Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz", "rt") as f:
+        table = np.loadtxt(f, delimiter=",")
+    return table[:, :-1], table[:, -1].astype(np.int64)

@@ -565,3 +565,109 @@ def revival_story(history: torch.Tensor, steps: torch.Tensor, row: int, losses: 
     axes[2].set(xlabel="optimisation step", ylabel="training MSE", title=title)
     axes[2].legend()
     return fig
+
+
+#: Chapter 10: one colour per alignment method.
+METHOD_COLOURS = {"none": PALETTE["red"], "weights": PALETTE["blue"], "activations": PALETTE["green"]}
+METHOD_LABELS = {"none": "as trained", "weights": "weight matching", "activations": "activation matching"}
+
+
+def _method_dict(name: str, value: dict) -> dict:
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"{name} must be a non-empty dict keyed by alignment method")
+    for method in value:
+        _checks.choice("method", method, tuple(METHOD_COLOURS))
+    return value
+
+
+def interpolation_paths(t: torch.Tensor, loss_paths: dict, accuracy_paths: dict, *, axes=None):
+    """Training loss (log scale) and test accuracy along the straight line between two networks,
+    one thin line per pair and one colour per alignment method. Introduced in chapter 10."""
+    t = _checks.tensor("t", t, ndim=1)
+    _method_dict("loss_paths", loss_paths), _method_dict("accuracy_paths", accuracy_paths)
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(8.0, 3.3), layout="constrained")
+    for method, loss in loss_paths.items():
+        for k, panel in enumerate((loss, accuracy_paths[method])):
+            panel = _checks.tensor(f"paths[{method!r}]", panel, shape=(len(t), None))
+            lines = axes[k].plot(t.numpy(), panel.numpy(), color=METHOD_COLOURS[method], lw=0.9,
+                                 alpha=0.8)
+            lines[0].set_label(METHOD_LABELS[method])
+    axes[0].set(yscale="log", xlabel="position on the line t (0 = network A, 1 = B)",
+                ylabel="training cross-entropy")
+    axes[1].set(xlabel="position on the line t (0 = network A, 1 = B)", ylabel="test accuracy")
+    axes[1].legend(loc="lower center")
+    return axes
+
+
+def barrier_widths(widths, summaries: dict, *, ax=None, title: str | None = None):
+    """Mean loss barrier against width with 95% intervals, one colour per alignment method, on
+    log-log axes. ``summaries[method]`` is a list of ``{"mean", "low", "high"}`` per width.
+    Introduced in chapter 10."""
+    _method_dict("summaries", summaries)
+    ax = _axes(ax, figsize=(5.0, 3.4))
+    for k, (method, rows) in enumerate(summaries.items()):
+        if len(rows) != len(widths):
+            raise ValueError(f"summaries[{method!r}] must have one entry per width ({len(widths)})")
+        shift = 1 + 0.04 * (k - 1)  # spread the error bars sideways
+        mean = np.array([r["mean"] for r in rows])
+        low = np.maximum(np.array([r["low"] for r in rows]), mean * 0.05)
+        high = np.array([r["high"] for r in rows])
+        ax.errorbar(np.array(widths) * shift, mean, yerr=[mean - low, high - mean], fmt="o-",
+                    ms=4, capsize=3, color=METHOD_COLOURS[method], label=METHOD_LABELS[method])
+    ax.set(xscale="log", yscale="log", xlabel="hidden width (units per layer)",
+           ylabel="loss barrier (nats)", title=title)
+    ax.set_xticks(list(widths), [str(w) for w in widths])
+    ax.legend()
+    return ax
+
+
+def collapse_sweep(gammas: torch.Tensor, distances: torch.Tensor, predicted: float,
+                   measured: float, *, ax=None, tol: float = 1e-3):
+    """Final distance to the symmetric point against weight decay, with the predicted and the
+    measured collapse thresholds and the collapse tolerance. Introduced in chapter 10."""
+    gammas = _checks.tensor("gammas", gammas, ndim=1)
+    distances = _checks.tensor("distances", distances, shape=(len(gammas),))
+    ax = _axes(ax, figsize=(4.6, 3.3))
+    ax.semilogy(gammas.numpy(), distances.clamp(min=1e-16).numpy(), "o", ms=3,
+                color=PALETTE["blue"], label="after training")
+    ax.axvline(predicted, color=PALETTE["orange"], lw=1.6, label="predicted |E[xy]|")
+    ax.axvline(measured, color="k", ls=":", lw=1.2, label="measured")
+    ax.axhline(tol, color="grey", lw=0.8, ls="--", label="collapse tolerance")
+    ax.set(xlabel="weight decay γ", ylabel="distance to origin √(u² + w²)")
+    ax.legend(loc="lower left")
+    return ax
+
+
+def rank_staircase(gammas: torch.Tensor, ranks: torch.Tensor, spectrum: torch.Tensor, *, ax=None):
+    """Rank of a learned linear map against weight decay, with the singular values of the
+    input-output correlation (the predicted steps) as vertical lines. Introduced in chapter 10."""
+    gammas = _checks.tensor("gammas", gammas, ndim=1)
+    ranks = _checks.tensor("ranks", ranks, shape=(len(gammas),), floating=False)
+    spectrum = _checks.tensor("spectrum", spectrum, ndim=1)
+    ax = _axes(ax, figsize=(4.6, 3.3))
+    ax.step(gammas.numpy(), ranks.numpy(), where="mid", color=PALETTE["blue"], label="learned")
+    for k, s in enumerate(spectrum.tolist()):
+        ax.axvline(s, color=PALETTE["orange"], lw=1.2, ls="--",
+                   label="singular values of E[y xᵀ]" if k == 0 else None)
+    ax.set(xlabel="weight decay γ", ylabel="rank of the learned map U W")
+    ax.legend(loc="upper right")
+    return ax
+
+
+def product_flow(u: torch.Tensor, w: torch.Tensor, minima, *, ax=None, title: str | None = None):
+    """Paths of the product model in the (u, w) plane (records by runs), with its two mirror
+    planes u = w and u = −w and its minima. Introduced in chapter 10."""
+    u = _checks.tensor("u", u, ndim=2)
+    w = _checks.tensor("w", w, shape=tuple(u.shape))
+    ax = _axes(ax, figsize=(3.6, 3.4))
+    lim = 1.05 * max(1.0, u.abs().max().item(), w.abs().max().item())
+    for sign in (1, -1):
+        ax.plot([-lim, lim], [-sign * lim, sign * lim], color="grey", lw=0.8, ls="--")
+    for k in range(u.shape[1]):
+        ax.plot(u[:, k].numpy(), w[:, k].numpy(), color=UNIT_COLOURS[k % len(UNIT_COLOURS)], lw=1.1)
+        ax.plot(u[0, k].item(), w[0, k].item(), "o", ms=3, color=UNIT_COLOURS[k % len(UNIT_COLOURS)])
+    for mu, mw in minima:
+        ax.plot(mu, mw, "*", ms=10, color="k")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="u", ylabel="w", title=title, aspect="equal")
+    return ax

@@ -14,7 +14,7 @@ from .data import mnist1d_task, stall_task
 from .conservation import gradient, gradient_flow, hyperbola_start, relative_drift, toy_examples
 from .dynamics import compare_with_flows
 from .models import symmetric_classifier
-from .plots import (UNIT_COLOURS, discrete_vs_flows, flow_portrait, loss_curves, orbit_panels,
+from .plots import (UNIT_COLOURS, discrete_vs_flows, flow_portrait, loss_curves, orbit_panels, product_flow,
                     theory_vs_measurement, variant_curves, win_regions)
 from .recording import train_recorded
 from .stall import is_stalled, win_fractions
@@ -461,3 +461,59 @@ class RemedyExplorer(Explorer):
                                       continuous_update=False),
         }
         super().__init__(remedy_explorer_figure, controls, [["remedy", "strength"], ["every", "seed"]])
+
+
+#: Chapter 10's explorer: starting points of the product model on a circle, and the budget.
+ATTRACTOR_STARTS = ((0.9, 0.2), (0.2, -0.9), (-0.7, 0.5), (-0.3, -0.8), (0.6, -0.6), (-0.9, 0.8))
+ATTRACTOR_STEPS = 3000
+
+
+def attractor_explorer_figure(gamma: float = 0.4, slope: float = 0.6):
+    """The product model ``f = u·w·x`` on data ``y = slope·x + noise`` under weight decay
+    ``gamma``: gradient-descent paths from six starts in the (u, w) plane, and each path's
+    distance to the origin (the symmetric point) over steps. Returns ``(figure, info)``; ``info``
+    has the predicted threshold ``|mean(xy)|``, whether ``gamma`` exceeds it and the largest
+    final distance. Chapter 10's explorer and its static fallback both use it.
+    """
+    from .attractor import collapse_threshold, scalar_data, train_product
+
+    _checks.positive("gamma", gamma, allow_zero=True)
+    _checks.in_range("slope", slope, -2.0, 2.0)
+    x, y = scalar_data(slope=float(slope))
+    runs = [train_product(x, y, [float(gamma)], steps=ATTRACTOR_STEPS, lr=0.05, start=s,
+                          record_every=20) for s in ATTRACTOR_STARTS]
+    u = torch.cat([r.u for r in runs], dim=1)
+    w = torch.cat([r.w for r in runs], dim=1)
+    c, m = (x * y).mean().item(), (x * x).mean().item()
+    threshold = collapse_threshold(x, y)
+    if gamma < threshold:
+        r = math.sqrt((threshold - gamma) / m)
+        minima = [(r, math.copysign(r, c)), (-r, -math.copysign(r, c))]
+    else:
+        minima = [(0.0, 0.0)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.6, 3.4), layout="constrained",
+                                      gridspec_kw={"width_ratios": [1, 1.2]})
+    product_flow(u, w, minima, ax=left, title=f"γ = {gamma:.2f}, |E[xy]| = {threshold:.2f}")
+    distance = torch.sqrt(u ** 2 + w ** 2)
+    for k in range(distance.shape[1]):
+        right.semilogy(runs[0].steps.numpy(), distance[:, k].clamp(min=1e-16).numpy(),
+                       color=UNIT_COLOURS[k % len(UNIT_COLOURS)])
+    right.set(xlabel="gradient-descent step (lr 0.05)", ylabel="distance to origin √(u² + w²)",
+              title="collapsed" if gamma > threshold else "stays away from the origin")
+    info = {"gamma": float(gamma), "slope": float(slope), "threshold": threshold,
+            "above": bool(gamma > threshold), "final_distance": distance[-1].max().item()}
+    return fig, info
+
+
+class AttractorExplorer(Explorer):
+    """Sliders for the weight decay and the data's slope over :func:`attractor_explorer_figure`.
+    Chapter 10."""
+
+    def __init__(self, gamma: float = 0.4, slope: float = 0.6):
+        controls = {
+            "gamma": widgets.FloatSlider(value=gamma, min=0.0, max=1.5, step=0.05,
+                                         description="γ", continuous_update=False),
+            "slope": widgets.FloatSlider(value=slope, min=-1.5, max=1.5, step=0.1,
+                                         description="slope", continuous_update=False),
+        }
+        super().__init__(attractor_explorer_figure, controls, [["gamma", "slope"]])

@@ -1,0 +1,87 @@
+"""Self-checks for chapter 10 (where symmetry leads)."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..attractor import correlation_spectrum, whitened_regression
+from ..permutation import init_mlps, permute, select, weight_matching
+from . import Wrong, as_float, as_int, self_check
+
+#: The network of the counting exercise: hidden widths 3 and 4.
+COPIES_WIDTHS = (3, 4)
+#: The data moments of the derivation exercise: mean(x²) and mean(xy).
+DERIVE_M, DERIVE_C = 3.0, 0.8
+#: The data of the low-rank exercise (whitened inputs, teacher strengths 1.5, 0.9, 0.3).
+RANK_DATA = {"n": 300, "d": 5, "k": 3, "strengths": (1.5, 0.9, 0.3), "noise": 0.05, "seed": 7}
+
+
+@self_check("perm-copies")
+def _copies(answer):
+    answer = as_int(answer, "the number of copies")
+    a, b = COPIES_WIDTHS
+    if answer == math.factorial(a + b):
+        raise Wrong("units may only be reordered within their own layer")
+    if answer in (math.factorial(a) + math.factorial(b), a * b):
+        raise Wrong("the two layers are reordered independently: how do independent choices "
+                    "combine?")
+    if answer != math.factorial(a) * math.factorial(b):
+        raise Wrong("count the orderings of each hidden layer's units, then combine the layers")
+    return f"{answer} parameter points compute the same function (for distinct units)."
+
+
+@self_check("perm-threshold")
+def _threshold(answer):
+    value = as_float(answer, "the threshold γ*")
+    if math.isclose(value, DERIVE_C, rel_tol=1e-6):
+        raise Wrong("that is the threshold with (γ/2)(u² + w²); here the decay has no ½, so "
+                    "its Hessian at the origin is twice as large")
+    if math.isclose(value, DERIVE_C / DERIVE_M, rel_tol=1e-6) or \
+            math.isclose(value, DERIVE_C / (2 * DERIVE_M), rel_tol=1e-6):
+        raise Wrong("mean(x²) multiplies (uw)², a fourth-order term: it cannot enter the "
+                    "Hessian at the origin")
+    if not math.isclose(value, DERIVE_C / 2, rel_tol=1e-6):
+        raise Wrong("expand the loss to second order around u = w = 0 and find when the "
+                    "Hessian is positive definite")
+    return f"γ* = {value:g}: the origin attracts once 2γ exceeds |mean(xy)|."
+
+
+@self_check("perm-match")
+def _match(answer):
+    if not callable(answer):
+        raise Wrong("expected a function match(a, b) returning a permutation tensor")
+    nets = init_mlps([5, 7, 3], [11, 12])
+    a, b = select(nets, 0), select(nets, 1)
+    hidden = torch.tensor([3, 0, 6, 1, 5, 2, 4])
+    shuffled = permute(a, [hidden])
+    try:
+        found = torch.as_tensor(answer(a, shuffled))
+    except Exception as error:  # a learner's function may fail in any way
+        raise Wrong(f"your function raised {type(error).__name__}: {error}") from None
+    if found.shape != (7,) or sorted(found.tolist()) != list(range(7)):
+        raise Wrong("return a permutation of range(width): new unit j is old unit perm[j]")
+    if any(not torch.equal(p, q) for p, q in zip(permute(shuffled, [found.long()]), a)):
+        raise Wrong("aligning a reordered copy of A to A must give A back exactly; score "
+                    "incoming weights, bias and outgoing weights together, and maximise")
+    expected = weight_matching(a, b)[0][0]
+    if not torch.equal(torch.as_tensor(answer(a, b)).long(), expected):
+        raise Wrong("a shuffled copy is recovered, but two different networks are matched "
+                    "differently from weight matching: check the scores you assign")
+    return "your matching recovers shuffled copies and agrees with weight matching."
+
+
+@self_check("perm-rank")
+def _rank(answer):
+    value = as_float(answer, "the smallest weight decay")
+    X, Y = whitened_regression(**RANK_DATA)
+    spectrum = correlation_spectrum(X, Y)
+    target = spectrum[1].item()
+    if abs(value - spectrum[0].item()) < 0.05 * target:
+        raise Wrong("that is where the rank drops to zero; the question asks for rank at most 1")
+    if abs(value - spectrum[2].item()) < 0.05 * target:
+        raise Wrong("that is where the rank drops from 3 to 2")
+    if abs(value - target) > 0.05 * target:
+        raise Wrong("sweep γ finely near the step and look at the learned map's singular values "
+                    "(numerical_rank), or compute the prediction from the data's correlation")
+    return f"{value:.3f}: the second singular value of mean(y xᵀ) is {target:.3f}."
