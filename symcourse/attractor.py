@@ -80,7 +80,8 @@ class ProductRun:
 def train_product(x, y, gammas, *, steps: int = 20000, lr: float = 0.1, start=(0.5, 0.3),
                   record_every: int = 100) -> ProductRun:
     """Full-batch gradient descent on ``½·mean((uwx − y)²) + (γ/2)(u² + w²)`` for every weight
-    decay in ``gammas`` at once, from ``start = (u, w)`` (off both mirror planes).
+    decay in ``gammas`` at once, from ``start = (u, w)`` (off both mirror planes; two numbers,
+    or two sequences with one start per run).
 
     Uses the exact gradient from the moments ``m = mean(x²)``, ``c = mean(xy)``:
     ``∂u = w(uwm − c) + γu``, ``∂w = u(uwm − c) + γw``. Chapter 10.
@@ -93,8 +94,11 @@ def train_product(x, y, gammas, *, steps: int = 20000, lr: float = 0.1, start=(0
     if not isinstance(start, (tuple, list)) or len(start) != 2:
         raise ValueError(f"start must be a pair (u, w), got {start!r}")
     m, c = (x * x).mean(), (x * y).mean()
-    u = torch.full_like(gammas, float(start[0]))
-    w = torch.full_like(gammas, float(start[1]))
+    try:
+        u, w = (torch.as_tensor(s, dtype=torch.float64).expand(len(gammas)).clone() for s in start)
+    except RuntimeError:
+        raise ValueError(f"start must hold two numbers or two sequences of {len(gammas)} "
+                         f"numbers (one per weight decay), got {start!r}") from None
     _checks.tensor("start", torch.stack([u, w]))
     records, us, ws = [0], [u.clone()], [w.clone()]
     for step in range(1, steps + 1):

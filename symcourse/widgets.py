@@ -468,6 +468,16 @@ ATTRACTOR_STARTS = ((0.9, 0.2), (0.2, -0.9), (-0.7, 0.5), (-0.3, -0.8), (0.6, -0
 ATTRACTOR_STEPS = 3000
 
 
+@lru_cache(maxsize=64)
+def _attractor_run(gamma: float, slope: float):
+    from .attractor import scalar_data, train_product
+
+    x, y = scalar_data(slope=slope)
+    starts = tuple(zip(*ATTRACTOR_STARTS))  # all six starts at once, one run each
+    return x, y, train_product(x, y, [gamma] * len(ATTRACTOR_STARTS), steps=ATTRACTOR_STEPS,
+                               lr=0.05, start=starts, record_every=20)
+
+
 def attractor_explorer_figure(gamma: float = 0.4, slope: float = 0.6):
     """The product model ``f = u·w·x`` on data ``y = slope·x + noise`` under weight decay
     ``gamma``: gradient-descent paths from six starts in the (u, w) plane, and each path's
@@ -475,15 +485,12 @@ def attractor_explorer_figure(gamma: float = 0.4, slope: float = 0.6):
     has the predicted threshold ``|mean(xy)|``, whether ``gamma`` exceeds it and the largest
     final distance. Chapter 10's explorer and its static fallback both use it.
     """
-    from .attractor import collapse_threshold, scalar_data, train_product
+    from .attractor import collapse_threshold
 
     _checks.positive("gamma", gamma, allow_zero=True)
     _checks.in_range("slope", slope, -2.0, 2.0)
-    x, y = scalar_data(slope=float(slope))
-    runs = [train_product(x, y, [float(gamma)], steps=ATTRACTOR_STEPS, lr=0.05, start=s,
-                          record_every=20) for s in ATTRACTOR_STARTS]
-    u = torch.cat([r.u for r in runs], dim=1)
-    w = torch.cat([r.w for r in runs], dim=1)
+    x, y, run = _attractor_run(float(gamma), float(slope))
+    u, w = run.u, run.w
     c, m = (x * y).mean().item(), (x * x).mean().item()
     threshold = collapse_threshold(x, y)
     if gamma < threshold:
@@ -496,7 +503,7 @@ def attractor_explorer_figure(gamma: float = 0.4, slope: float = 0.6):
     product_flow(u, w, minima, ax=left, title=f"γ = {gamma:.2f}, |E[xy]| = {threshold:.2f}")
     distance = torch.sqrt(u ** 2 + w ** 2)
     for k in range(distance.shape[1]):
-        right.semilogy(runs[0].steps.numpy(), distance[:, k].clamp(min=1e-16).numpy(),
+        right.semilogy(run.steps.numpy(), distance[:, k].clamp(min=1e-16).numpy(),
                        color=UNIT_COLOURS[k % len(UNIT_COLOURS)])
     right.set(xlabel="gradient-descent step (lr 0.05)", ylabel="distance to origin √(u² + w²)",
               title="collapsed" if gamma > threshold else "stays away from the origin")

@@ -31,6 +31,10 @@ PHRASES = {
     "Damping regime": ["overdamped", "underdamped", "critically damped"],
     "Balanced point": ["balanced point"], "Teleportation": ["teleportation"],
     "Bypassed unit": ["bypassed"], "Wilson interval": ["wilson"], "MNIST-1D": ["mnist-1d"],
+    "Loss barrier": ["loss barrier"], "Linear mode connectivity": ["linearly mode connected"],
+    "Weight matching": ["weight matching"], "Activation matching": ["activation matching"],
+    "Model merging": ["merging", "merge"], "Mirror symmetry": ["mirror symmetr"],
+    "Collapse threshold": ["collapse threshold"],
 }
 PROTECTED = re.compile(r"\{[^}]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\[[^\]]*\]\([^)]*\)")
 WORD = r"[\w-]*"
