@@ -336,7 +336,7 @@ def mean_interval(values, confidence: float = 0.95) -> dict:
     if len(values) < 2:
         raise ValueError(f"need at least two values for an interval, got {len(values)}")
     mean, sd = values.mean().item(), values.std().item()
-    half = student.ppf(0.5 + confidence / 2, len(values) - 1) * sd / math.sqrt(len(values))
+    half = float(student.ppf(0.5 + confidence / 2, len(values) - 1)) * sd / math.sqrt(len(values))
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(values)}
 
 
@@ -439,8 +439,9 @@ def width_trend(widths, barriers, confidence: float = 0.95) -> dict:
         x += [math.log(w)] * len(values)
         y += torch.log(values.clamp(min=1e-8)).tolist()
     fit = linregress(x, y)
-    half = student.ppf(0.5 + confidence / 2, len(x) - 2) * fit.stderr
-    return {"slope": fit.slope, "low": fit.slope - half, "high": fit.slope + half, "n": len(x)}
+    slope = float(fit.slope)
+    half = float(student.ppf(0.5 + confidence / 2, len(x) - 2) * fit.stderr)
+    return {"slope": slope, "low": slope - half, "high": slope + half, "n": len(x)}
 
 
 def distance(params_a, params_b) -> float:

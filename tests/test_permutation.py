@@ -143,9 +143,11 @@ def test_stored_width_study_has_the_settings_and_every_width():
 def test_mean_interval_and_width_trend():
     s = pm.mean_interval([1.0, 2.0, 3.0])
     assert s["mean"] == 2.0 and s["low"] < 2.0 < s["high"] and s["n"] == 3
+    assert all(type(s[k]) is float for k in ("mean", "low", "high"))
     widths = [4, 8, 16]
     trend = pm.width_trend(widths, [[1.0, 1.1], [0.5, 0.55], [0.25, 0.27]])
     assert trend["slope"] == pytest.approx(-1.0, abs=0.05) and trend["high"] < 0
+    assert all(type(trend[k]) is float for k in ("slope", "low", "high"))
 
 
 @pytest.mark.parametrize("call, error", [
