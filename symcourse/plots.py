@@ -596,7 +596,7 @@ def interpolation_paths(t: torch.Tensor, loss_paths: dict, accuracy_paths: dict,
     axes[0].set(yscale="log", xlabel="position on the line t (0 = network A, 1 = B)",
                 ylabel="training cross-entropy")
     axes[1].set(xlabel="position on the line t (0 = network A, 1 = B)", ylabel="test accuracy")
-    axes[1].legend(loc="lower center")
+    axes[1].legend(loc="lower right")
     return axes
 
 
