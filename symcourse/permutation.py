@@ -20,6 +20,7 @@ import torch
 
 from . import _checks
 from .data import ClassificationTask
+from .stats import mean_interval  # noqa: F401  (part of this module's interface)
 
 Params = tuple  # (W1, b1, ..., WL, bL)
 
@@ -325,19 +326,6 @@ def align(params_a, params_b, method: str, X: torch.Tensor | None = None) -> Par
     if X is None:
         raise ValueError("activation matching needs the inputs X")
     return permute(params_b, activation_matching(params_a, params_b, X))
-
-
-def mean_interval(values, confidence: float = 0.95) -> dict:
-    """Mean of a 1-D sample with a Student-t confidence interval. Chapter 10."""
-    from scipy.stats import t as student
-
-    values = _checks.tensor("values", torch.as_tensor(values, dtype=torch.float64), ndim=1)
-    _checks.in_range("confidence", confidence, 0.0, 1.0, high_open=True)
-    if len(values) < 2:
-        raise ValueError(f"need at least two values for an interval, got {len(values)}")
-    mean, sd = values.mean().item(), values.std().item()
-    half = float(student.ppf(0.5 + confidence / 2, len(values) - 1)) * sd / math.sqrt(len(values))
-    return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(values)}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Small statistics helpers: confidence intervals for rates. Bottom layer."""
+"""Small statistics helpers: confidence intervals for rates and means. Bottom layer."""
 from __future__ import annotations
 
 import math
@@ -46,3 +46,16 @@ def rate_summary(flags, confidence: float = 0.95) -> dict:
     k, n = sum(values), len(values)
     low, high = wilson_interval(k, n, confidence)
     return {"count": k, "trials": n, "rate": k / n, "low": low, "high": high}
+
+
+def mean_interval(values, confidence: float = 0.95) -> dict:
+    """Mean of a 1-D sample with a Student-t confidence interval. Chapter 10."""
+    from scipy.stats import t as student
+
+    values = _checks.tensor("values", torch.as_tensor(values, dtype=torch.float64), ndim=1)
+    _checks.in_range("confidence", confidence, 0.0, 1.0, high_open=True)
+    if len(values) < 2:
+        raise ValueError(f"need at least two values for an interval, got {len(values)}")
+    mean, sd = values.mean().item(), values.std().item()
+    half = float(student.ppf(0.5 + confidence / 2, len(values) - 1)) * sd / math.sqrt(len(values))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(values)}
