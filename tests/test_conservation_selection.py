@@ -66,3 +66,17 @@ def test_selection_bad_inputs(problem):
         cons.diagonal_loss(torch.ones(8, dtype=f64), X, y[:1])
     with pytest.raises(TypeError, match="u0 must be a torch.Tensor"):
         cons.diagonal_interpolant([1.0] * 4, ones, X, y)
+
+
+def test_mixed_select_self_check():
+    from symcourse.exercises import check
+    from symcourse.exercises.conservation import _selection_problem, mixed_start
+
+    X, y = _selection_problem()
+    u, v = mixed_start()
+    right = cons.diagonal_interpolant(u, v, X, y)
+    assert check("conservation-mixed-select", right).ok
+    uniform = torch.full((6,), 1.0, dtype=f64)
+    for wrong in (right + 0.1, cons.diagonal_interpolant(uniform, 0.01 / uniform, X, y),
+                  [1.0, 2.0], "w"):
+        assert not check("conservation-mixed-select", wrong).ok

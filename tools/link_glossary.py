@@ -31,6 +31,8 @@ PHRASES = {
     "Damping regime": ["overdamped", "underdamped", "critically damped"],
     "Balanced point": ["balanced point"], "Teleportation": ["teleportation"],
     "Bypassed unit": ["bypassed"], "Wilson interval": ["wilson"], "MNIST-1D": ["mnist-1d"],
+    "Angular update": ["angular update"], "Implicit bias": ["implicit bias"],
+    "Data-dependent symmetry": ["data-dependent symmetr"],
 }
 PROTECTED = re.compile(r"\{[^}]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\[[^\]]*\]\([^)]*\)")
 WORD = r"[\w-]*"
