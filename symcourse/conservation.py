@@ -560,3 +560,63 @@ def count_relu_laws(hidden: int, n_points: int = 40, seed: int = 0) -> LawCount:
     theta = torch.cat([torch.cat([W, b[:, None]], 1).flatten(),
                        torch.randn(hidden, generator=g, dtype=torch.float64)])
     return count_conservation_laws(lambda th, w: relu_loss(th, X, Y, hidden, weights=w), theta, n_points)
+
+
+# --------------------------------------------------------------------------------------------
+# conserved values select the learned function: the diagonal linear network
+# --------------------------------------------------------------------------------------------
+
+
+def _regression(X, y) -> tuple[torch.Tensor, torch.Tensor]:
+    X = _checks.tensor("X", X, ndim=2).to(torch.float64)
+    y = _checks.tensor("y", y, shape=(X.shape[0],)).to(torch.float64)
+    return X, y
+
+
+def diagonal_loss(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Half mean squared error of the diagonal linear network ``x ↦ ⟨u ⊙ v, x⟩`` on ``X`` (N, d)
+    and ``y`` (N,); ``theta`` is ``(u, v)`` flat, length ``2d``. Each coordinate has its own
+    rescale symmetry ``(α u_i, v_i / α)``, so gradient flow conserves every ``u_i² − v_i²``.
+    Introduced in chapter 4 (conserved values select the learned function)."""
+    X, y = _regression(X, y)
+    _checks.tensor("theta", theta, shape=(2 * X.shape[1],))
+    u, v = theta[: X.shape[1]], theta[X.shape[1]:]
+    return 0.5 * ((X @ (u * v) - y) ** 2).mean()
+
+
+def diagonal_interpolant(u0: torch.Tensor, v0: torch.Tensor, X: torch.Tensor, y: torch.Tensor, *,
+                         tol: float = 1e-13, max_iter: int = 100) -> torch.Tensor:
+    """The interpolant ``w = u ⊙ v`` (with ``X w = y``) that gradient flow on
+    :func:`diagonal_loss` reaches from ``(u0, v0)``, predicted from the conserved values
+    ``δ = u0² − v0²`` alone, without running the flow.
+
+    Along the flow ``ẇ_i = −sqrt(δ_i² + 4w_i²) ∂L/∂w_i``, a mirror flow: ``½ asinh(2w_i/|δ_i|)``
+    moves only inside the row space of ``X``. So the limit is ``w_i = (|δ_i|/2) sinh(2(c_i +
+    (Xᵀλ)_i))`` with ``c_i = ½ asinh(2 w_i(0)/|δ_i|)`` and ``λ`` chosen (by Newton's method) so that
+    ``X w = y`` (Woodworth et al. 2020; Azulay et al. 2021). Needs every ``δ_i ≠ 0`` and ``X`` of
+    full row rank (fewer points than features). Introduced in chapter 4.
+    """
+    X, y = _regression(X, y)
+    d = X.shape[1]
+    u0 = _checks.tensor("u0", u0, shape=(d,)).to(torch.float64)
+    v0 = _checks.tensor("v0", v0, shape=(d,)).to(torch.float64)
+    _checks.positive("tol", tol)
+    _checks.positive("max_iter", max_iter, integer=True)
+    delta = (u0 ** 2 - v0 ** 2).abs()
+    if (delta == 0).any():
+        raise ValueError("every u0_i² − v0_i² must be non-zero (a balanced coordinate has no "
+                         "finite mirror potential)")
+    if torch.linalg.matrix_rank(X) < X.shape[0]:
+        raise ValueError(f"X must have full row rank (independent points), got rank "
+                         f"{int(torch.linalg.matrix_rank(X))} for {X.shape[0]} points")
+    c = 0.5 * torch.asinh(2.0 * u0 * v0 / delta)
+    lam = torch.zeros(X.shape[0], dtype=torch.float64)
+    for _ in range(max_iter):
+        z = c + X.T @ lam
+        w = 0.5 * delta * torch.sinh(2.0 * z)
+        residual = X @ w - y
+        if residual.abs().max() <= tol * max(1.0, float(y.abs().max())):
+            return w
+        jacobian = (X * (delta * torch.cosh(2.0 * z))) @ X.T
+        lam = lam - torch.linalg.solve(jacobian, residual)
+    raise RuntimeError(f"Newton's method did not reach X w = y within {max_iter} iterations")

@@ -309,3 +309,139 @@ def rescale_generators(theta: torch.Tensor, in_dim: int, hidden: int,
         G_in[i] = W_in[i]
         G_out[:, i] = -W_out[:, i]
     return gens
+
+
+# --------------------------------------------------------------------------------------------
+# beyond first order: mini-batch SGD, Adam and the heavy-ball flow on a symmetry's quantity
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SGDRun:
+    """What :func:`sgd_run` returns: the parameters before every step and after the last
+    (``theta``, (steps + 1, P)), the batch gradient of every step (``grads``, (steps, P)) and the
+    full-batch gradient at the same parameters (``full_grads``, (steps, P)). Chapter 5."""
+
+    times: torch.Tensor
+    theta: torch.Tensor
+    grads: torch.Tensor
+    full_grads: torch.Tensor
+
+
+def sgd_run(batch_loss: Callable, theta0: torch.Tensor, n_samples: int, batch_size: int | None,
+            lr: float, steps: int, seed: int = 0) -> SGDRun:
+    """Plain SGD ``θ ← θ − η g_B`` on ``batch_loss(theta, idx)`` with batches of ``batch_size``
+    distinct samples drawn afresh each step (generator seeded with ``seed``); ``None`` means full
+    batches (gradient descent). Records parameters, batch and full gradients (:class:`SGDRun`).
+    Introduced in chapter 5 (modified dynamics: noise beyond first order)."""
+    _callable("batch_loss", batch_loss)
+    y = _flat_theta(theta0)
+    _checks.positive("n_samples", n_samples, integer=True)
+    if batch_size is not None:
+        _checks.positive("batch_size", batch_size, integer=True)
+        if batch_size > n_samples:
+            raise ValueError(f"batch_size must be at most n_samples={n_samples}, got {batch_size}")
+    _checks.positive("lr", lr)
+    _checks.positive("steps", steps, integer=True)
+    _checks.positive("seed", seed, integer=True, allow_zero=True)
+    gen = torch.Generator().manual_seed(seed)
+    everything = torch.arange(n_samples)
+    states, grads, fulls = [y], [], []
+    for _ in range(steps):
+        full = _loss_and_grad(lambda th: batch_loss(th, everything), y)[1]
+        if batch_size is None:
+            g = full
+        else:
+            idx = torch.randperm(n_samples, generator=gen)[:batch_size]
+            g = _loss_and_grad(lambda th: batch_loss(th, idx), y)[1]
+        y = y - lr * g
+        if not torch.isfinite(y).all():
+            raise FloatingPointError(f"sgd_run diverged; lower lr={lr}")
+        states.append(y)
+        grads.append(g)
+        fulls.append(full)
+    times = torch.arange(steps + 1, dtype=torch.float64) * lr
+    return SGDRun(times, torch.stack(states), torch.stack(grads), torch.stack(fulls))
+
+
+def rescale_quantities(vectors: torch.Tensor, in_dim: int, hidden: int,
+                       out_dim: int = 1) -> torch.Tensor:
+    """``|in_i|² − |out_i|²`` per hidden neuron ``i`` for each row of ``vectors`` (T, P) laid out
+    as :func:`symcourse.conservation.relu_shapes`: the rescale quantities of parameter vectors,
+    or, applied to gradients, the ``|g_in|² − |g_out|²`` that drive them. Returns (T, hidden).
+    Introduced in chapter 5."""
+    vectors = _checks.tensor("vectors", vectors, ndim=2)
+    for name, v in (("in_dim", in_dim), ("hidden", hidden), ("out_dim", out_dim)):
+        _checks.positive(name, v, integer=True)
+    n_in = hidden * (in_dim + 1)
+    if vectors.shape[1] != n_in + out_dim * hidden:
+        raise ValueError(f"vectors must have {n_in + out_dim * hidden} columns (hidden × "
+                         f"(in_dim + 1) + out_dim × hidden), got {vectors.shape[1]}")
+    W_in = vectors[:, :n_in].reshape(-1, hidden, in_dim + 1)
+    W_out = vectors[:, n_in:].reshape(-1, out_dim, hidden)
+    return W_in.pow(2).sum(dim=2) - W_out.pow(2).sum(dim=1)
+
+
+def adam_run(loss_fn: Callable, theta0: torch.Tensor, lr: float, steps: int, *,
+             betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> FlowResult:
+    """``torch.optim.Adam`` on ``loss_fn`` from ``theta0`` for ``steps`` full-batch steps, every
+    iterate recorded (time is ``step × lr``). Introduced in chapter 5 (Adam and the conserved
+    quantities)."""
+    _callable("loss_fn", loss_fn)
+    y = _flat_theta(theta0).clone().requires_grad_(True)
+    _checks.positive("lr", lr)
+    _checks.positive("steps", steps, integer=True)
+    for name, b in zip(("betas[0]", "betas[1]"), betas):
+        _checks.in_range(name, b, 0.0, 1.0, high_open=True)
+    _checks.positive("eps", eps)
+    opt = torch.optim.Adam([y], lr=lr, betas=betas, eps=eps)
+    states, losses = [], []
+    for s in range(steps + 1):
+        opt.zero_grad()
+        loss = loss_fn(y)
+        states.append(y.detach().clone())
+        losses.append(loss.item())
+        if s < steps:
+            loss.backward()
+            opt.step()
+    times = torch.arange(steps + 1, dtype=torch.float64) * lr
+    return FlowResult(times=times, theta=torch.stack(states),
+                      loss=torch.tensor(losses, dtype=torch.float64), steps=steps, rejected=0,
+                      evaluations=steps + 1)
+
+
+def heavy_ball_flow(loss_fn: Callable, theta0: torch.Tensor, lr: float, momentum: float,
+                    T: float, substeps: int = 2000) -> FlowResult:
+    """The second-order (heavy-ball) flow ``m θ'' + (1 − β) θ' = −∇L(θ)`` with mass
+    ``m = η(1 + β)/2`` up to time ``T``, started with the first-order velocity
+    ``θ'(0) = −∇L(θ₀)/(1 − β)``, integrated by classical Runge–Kutta with ``substeps`` equal steps
+    (its error is of order ``(T/substeps)⁴``). Records ``substeps + 1`` states. Introduced in
+    chapter 5 (momentum keeps the laws only to first order)."""
+    _callable("loss_fn", loss_fn)
+    y = _flat_theta(theta0)
+    _checks.positive("lr", lr)
+    beta = _momentum(momentum)
+    _checks.positive("T", T)
+    _checks.positive("substeps", substeps, integer=True)
+    mass, damping = lr * (1.0 + beta) / 2.0, 1.0 - beta
+
+    def field(state):
+        th, vel = state
+        return torch.stack([vel, (-_loss_and_grad(loss_fn, th)[1] - damping * vel) / mass])
+
+    state = torch.stack([y, -_loss_and_grad(loss_fn, y)[1] / damping])
+    h = T / substeps
+    states = [state[0]]
+    for _ in range(substeps):
+        k1 = field(state)
+        k2 = field(state + h / 2 * k1)
+        k3 = field(state + h / 2 * k2)
+        k4 = field(state + h * k3)
+        state = state + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        states.append(state[0])
+    theta = torch.stack(states)
+    with torch.no_grad():
+        losses = torch.tensor([float(loss_fn(th)) for th in theta], dtype=torch.float64)
+    return FlowResult(times=torch.linspace(0.0, T, substeps + 1, dtype=torch.float64),
+                      theta=theta, loss=losses, steps=substeps, rejected=0,
+                      evaluations=4 * substeps + 1)

@@ -158,3 +158,39 @@ def symmetric_classifier(in_dim: int = 40, hidden: int = 64, classes: int = 10, 
         nn.BatchNorm1d(hidden, eps=1e-300, affine=False, track_running_stats=False), nn.ReLU(),
         nn.Linear(hidden, classes),
     ).to(dtype)
+
+
+def vgg_digits(channels: tuple[int, int] = (8, 16), size: int = 14, classes: int = 10, *,
+               seed: int = 0, eps: float = 1e-300,
+               dtype: torch.dtype = torch.float64) -> nn.Sequential:
+    """A small VGG-style convnet for ``size``×``size`` digit images with all three symmetries:
+    ``Conv2d(1, c1, 3, no bias) → BatchNorm2d → ReLU → MaxPool2d(2)`` (each filter of the first
+    convolution is a scale group), ``Conv2d(c1, c2, 3) → ReLU → MaxPool2d(2)`` (each channel of the
+    second is a rescale group with its block of the classifier's columns: ReLU and max pooling
+    are positively homogeneous) and ``Flatten → Linear`` into the softmax (translation groups).
+    The normalisation has no affine part and ``eps`` (default 1e-300: exact scale symmetry in
+    float64; PyTorch's default is 1e-5). Initialised with ``torch.manual_seed(seed)``.
+    Introduced in chapter 6 (a convnet on real images).
+    """
+    if (not isinstance(channels, tuple) or len(channels) != 2):
+        raise ValueError(f"channels must be a pair (c1, c2), got {channels!r}")
+    for name, value in (("channels[0]", channels[0]), ("channels[1]", channels[1]),
+                        ("size", size), ("classes", classes)):
+        _checks.positive(name, value, integer=True)
+    if size < 4:
+        raise ValueError(f"size must be at least 4 (two 2×2 poolings), got {size}")
+    _checks.positive("eps", eps)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    c1, c2 = channels
+    side = (size // 2) // 2
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c1, eps=eps, affine=False, track_running_stats=False), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(c2 * side * side, classes),
+    ).to(dtype)

@@ -7,10 +7,12 @@ Introduced in chapter 6.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from . import _checks
 from .data import ClassificationTask
@@ -194,3 +196,30 @@ def fixed_time_runs(make_model, task: ClassificationTask, lrs, duration: float,
         raise ValueError("lrs must not be empty")
     return {lr: train_recorded(make_model(), task, lr, max(1, round(duration / lr)),
                                **train_kwargs) for lr in lrs}
+
+
+@contextmanager
+def watch_parameters(model: nn.Module, name: str, count: int = 6):
+    """Record the first ``count`` entries of ``model``'s parameter ``name`` now and after every
+    optimiser step taken inside the ``with`` block (any ``torch.optim`` optimiser, e.g. the one
+    :func:`train_recorded` builds). Yields a list of 1-D tensors; ``torch.stack`` it afterwards.
+    Introduced in chapter 6 (noisy parameters, smooth quantities)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    params = dict(model.named_parameters())
+    _checks.choice("parameter name", name, tuple(params))
+    _checks.positive("count", count, integer=True)
+    param = params[name]
+    if count > param.numel():
+        raise ValueError(f"count must be at most the {param.numel()} entries of {name!r}, "
+                         f"got {count}")
+    trace = [param.detach().reshape(-1)[:count].clone()]
+
+    def record(optimiser, args, kwargs):
+        trace.append(param.detach().reshape(-1)[:count].clone())
+
+    handle = register_optimizer_step_post_hook(record)
+    try:
+        yield trace
+    finally:
+        handle.remove()

@@ -594,3 +594,98 @@ def toy_loss(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     if kind == "scale":
         return lambda a, b: 0.5 * (a / torch.sqrt(a ** 2 + b ** 2) - 0.6) ** 2
     return lambda a, b: 0.5 * (a * b - 1.0) ** 2
+
+
+def centring_groups(model: nn.Sequential) -> list[Symmetry]:
+    """Translation symmetries created by the mean-centring of a normalisation.
+
+    ``nn.LayerNorm`` subtracts the mean over a sample's outputs, so adding the same number to every
+    pre-activation of the ``nn.Linear`` layer before it changes nothing: adding ``alpha`` to the
+    whole bias, or to the whole column ``W[:, j]`` (which adds ``alpha·x_j`` to every output of
+    the sample), is a translation symmetry. ``nn.BatchNorm1d`` subtracts each output's mean over
+    the batch, so each single bias entry is one. The symmetries need the centring only, not
+    ``eps = 0``. Introduced in chapter 3 (symmetry and the gradient).
+    """
+    model = _sequential(model)
+    groups = []
+    for i, (layer, norm) in enumerate(zip(model, list(model)[1:])):
+        if not (isinstance(layer, nn.Linear) and isinstance(norm, NORMALISATIONS)):
+            continue
+        name = type(norm).__name__
+        if isinstance(norm, nn.LayerNorm):
+            if tuple(norm.normalized_shape) != (layer.out_features,):
+                raise ValueError(f"layer {i + 1} normalises shape {tuple(norm.normalized_shape)}, "
+                                 f"not the {layer.out_features} outputs of layer {i}")
+            for j in range(layer.in_features):
+                signs = _signs(model)
+                signs[f"{i}.weight"][:, j] = 1
+                groups.append(Symmetry("translation", f"column {j} of layer {i} (before {name})",
+                                       signs))
+        if layer.bias is None:
+            continue
+        entries = [slice(None)] if isinstance(norm, nn.LayerNorm) else range(layer.out_features)
+        for k in entries:
+            signs = _signs(model)
+            signs[f"{i}.bias"][k] = 1
+            what = "bias" if isinstance(k, slice) else f"bias entry {k}"
+            groups.append(Symmetry("translation", f"{what} of layer {i} (before {name})", signs))
+    if not groups:
+        raise ValueError("no nn.Linear layer is directly followed by nn.LayerNorm or "
+                         "nn.BatchNorm1d (with a bias, for BatchNorm), so there is no centring "
+                         "symmetry to find")
+    return groups
+
+
+def conv_groups(model: nn.Sequential) -> dict[str, list[Symmetry]]:
+    """Every translation, scale and rescale group of a convnet built like
+    :func:`symcourse.models.vgg_digits`, by kind.
+
+    Scale: each output channel (filter, and bias entry) of an ``nn.Conv2d`` followed directly by
+    ``nn.BatchNorm2d``. Rescale: each output channel of an ``nn.Conv2d`` followed only by ``nn.ReLU``
+    and ``nn.MaxPool2d`` (both positively homogeneous) up to the next ``nn.Conv2d`` (outgoing: that
+    channel's input slice) or up to ``nn.Flatten → nn.Linear`` (outgoing: the channel's block of
+    columns). Translation: :func:`translation_groups` of the last ``nn.Linear``. Introduced in
+    chapter 6 (a convnet on real images).
+    """
+    model = _sequential(model)
+    modules = list(model)
+    scale, rescale = [], []
+    for i, layer in enumerate(modules):
+        if not isinstance(layer, nn.Conv2d):
+            continue
+        after = modules[i + 1] if i + 1 < len(modules) else None
+        if isinstance(after, nn.BatchNorm2d):
+            for k in range(layer.out_channels):
+                signs = _signs(model)
+                signs[f"{i}.weight"][k] = 1
+                if layer.bias is not None:
+                    signs[f"{i}.bias"][k] = 1
+                scale.append(Symmetry("scale", f"filter {k} of layer {i} (before BatchNorm2d)",
+                                      signs))
+            continue
+        j = i + 1
+        while j < len(modules) and isinstance(modules[j], (nn.ReLU, nn.MaxPool2d)):
+            j += 1
+        if j < len(modules) and isinstance(modules[j], nn.Conv2d):
+            out_of = lambda signs, k, j=j: signs[f"{j}.weight"][:, k].fill_(-1)
+        elif (j + 1 < len(modules) and isinstance(modules[j], nn.Flatten)
+              and isinstance(modules[j + 1], nn.Linear)):
+            block = modules[j + 1].in_features // layer.out_channels
+            if block * layer.out_channels != modules[j + 1].in_features:
+                raise ValueError(f"layer {j + 1} has {modules[j + 1].in_features} inputs, not a "
+                                 f"multiple of the {layer.out_channels} channels of layer {i}")
+            out_of = lambda signs, k, j=j, b=block: signs[f"{j + 1}.weight"][
+                :, k * b:(k + 1) * b].fill_(-1)
+        else:
+            continue
+        for k in range(layer.out_channels):
+            signs = _signs(model)
+            signs[f"{i}.weight"][k] = 1
+            if layer.bias is not None:
+                signs[f"{i}.bias"][k] = 1
+            out_of(signs, k)
+            rescale.append(Symmetry("rescale", f"channel {k} of layer {i}", signs))
+    if not scale and not rescale:
+        raise ValueError("no nn.Conv2d layer feeds nn.BatchNorm2d or a homogeneous path to "
+                         "another layer, so there are no convolutional groups to find")
+    return {"translation": translation_groups(model), "scale": scale, "rescale": rescale}

@@ -219,3 +219,50 @@ def predictions(recording: Recording, kind: str) -> dict[str, torch.Tensor]:
     args = (kind, record.value[0], drive, c["steps"], c["lr"], c["weight_decay"], c["momentum"])
     return {"measured": record.value, "exact": exact_recursion(*args),
             "continuous": continuous_solution(*args)}
+
+
+def equilibrium_angular_update(lr: float, weight_decay: float, momentum: float = 0.0) -> float:
+    """The angle (radians) by which a scale-invariant weight turns per step once its norm has
+    settled, predicted before training: ``sqrt(2ηλ / (1 + β))``.
+
+    At equilibrium the growth of the squared norm by the (orthogonal) gradient step balances its
+    shrinking by weight decay, ``η²|g|² = (1 − (1 − ηλ)²)|w|² ≈ 2ηλ|w|²``, so the angle
+    ``η|g|/|w|`` is ``sqrt(2ηλ)`` whatever the data; with momentum ``β`` the mean squared angle is
+    divided by ``1 + β`` (van Laarhoven 2017; Li & Arora 2020; Wan et al. 2021). First order in
+    ``ηλ``. Introduced in chapter 6 (broken conservation).
+    """
+    _, lr, weight_decay, momentum = _settings("scale", lr, weight_decay, momentum)
+    if weight_decay == 0.0:
+        raise ValueError("without weight decay the norm grows for ever and there is no "
+                         "equilibrium; give weight_decay > 0")
+    return math.sqrt(2.0 * lr * weight_decay / (1.0 + momentum))
+
+
+def angular_updates(recording: Recording, kind: str = "scale") -> torch.Tensor:
+    """The angle (radians) each group's weight vector turns at each step, ``(steps, groups)``,
+    from the recorded squared norms before and after the step and of the step itself:
+    ``cos Δ_k = (q_k + q_{k+1} − η² D_k) / (2 sqrt(q_k q_{k+1}))`` with ``D_k = |d_k|²``.
+
+    Exact for any optimiser recorded by :func:`symcourse.recording.train_recorded` (plain or
+    momentum SGD, since ``θ_{k+1} − θ_k = −η d_k``); only the scale kind, whose quantity is a squared
+    norm, has an angle. Introduced in chapter 6 (broken conservation).
+    """
+    if not isinstance(recording, Recording):
+        raise TypeError(f"recording must be a Recording from train_recorded, got "
+                        f"{type(recording).__name__}")
+    if kind != "scale":
+        raise ValueError(f"only the scale quantity is a squared norm with an angle; got {kind!r}")
+    record, lr = recording[kind], recording.config["lr"]
+    q = record.value
+    cos = (q[:-1] + q[1:] - lr ** 2 * record.step_sq) / (2.0 * (q[:-1] * q[1:]).sqrt())
+    return torch.acos(cos.clamp(-1.0, 1.0))
+
+
+def discretisation_gap(steps: int, lr: float, weight_decay: float) -> float:
+    """``max_k |(1 − ηλ)^k − e^{−ηλk}|`` for ``k ≤ steps``: how far the continuous model of the
+    translation quantity (relative to its start) can be from the exact recursion, with nothing
+    measured fed in. Introduced in chapter 6 (broken conservation)."""
+    _, lr, weight_decay, _ = _settings("translation", lr, weight_decay, 0.0)
+    _checks.positive("steps", steps, integer=True)
+    k = torch.arange(steps + 1, dtype=torch.float64)
+    return float(((1.0 - lr * weight_decay) ** k - torch.exp(-lr * weight_decay * k)).abs().max())

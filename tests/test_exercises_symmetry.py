@@ -35,6 +35,8 @@ def cases():
                                   ["one", [1.0], float("nan")], [1.0]),
         "symmetry-count": ([49, torch.tensor(49), np.int64(49)], [32, 17, 48],
                            ["49", 49.0, True, [49]], [49]),
+        "symmetry-count-layernorm": ([24, torch.tensor(24), np.int64(24)], [32, 18, 31, 23, 5],
+                                     ["24", 24.0, True, [24]], [24]),
     }
 
 

@@ -35,6 +35,8 @@ PHRASES = {
     "Weight matching": ["weight matching"], "Activation matching": ["activation matching"],
     "Model merging": ["merging", "merge"], "Mirror symmetry": ["mirror symmetr"],
     "Collapse threshold": ["collapse threshold"],
+    "Angular update": ["angular update"], "Implicit bias": ["implicit bias"],
+    "Data-dependent symmetry": ["data-dependent symmetr"],
 }
 PROTECTED = re.compile(r"\{[^}]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\[[^\]]*\]\([^)]*\)")
 WORD = r"[\w-]*"

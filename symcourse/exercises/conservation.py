@@ -6,7 +6,7 @@ import math
 import torch
 
 from ..conservation import gradient_descent
-from . import Wrong, as_float, as_int, self_check
+from . import Wrong, as_float, as_int, as_tensor, self_check
 
 #: Exercise data, shared with the notebook and the tests.
 NEURON_IN = (3.0, -1.0, 2.0)  # incoming weights and bias of one ReLU neuron
@@ -91,3 +91,40 @@ def _speed(answer):
         raise Wrong("start on uv = 0.1 with u² − v² = 3, integrate gradient flow accurately and find "
                     "when ½(uv − 1)² first falls below 1e-6")
     return f"t ≈ {value:.3f}, against {balanced:.3f} from the balanced start with the same loss."
+
+
+def _selection_problem():
+    """The three points and sparse teacher of chapter 4's section on selection (same seed)."""
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(3, 6, generator=gen, dtype=torch.float64)
+    y = X @ torch.tensor([1.0, 0, 0, -0.5, 0, 0], dtype=torch.float64)
+    return X, y
+
+
+def mixed_start() -> tuple[torch.Tensor, torch.Tensor]:
+    """The exercise's start: w(0) = 0.01 everywhere, small imbalance on coordinates 0-2 and large
+    on 3-5."""
+    u = torch.tensor([0.12] * 3 + [1.0] * 3, dtype=torch.float64)
+    return u, 0.01 / u
+
+
+@self_check("conservation-mixed-select")
+def _mixed_select(answer):
+    from ..conservation import diagonal_interpolant
+
+    w = as_tensor(answer, (6,), "the learned weights w = u ⊙ v")
+    X, y = _selection_problem()
+    u, v = mixed_start()
+    target = diagonal_interpolant(u, v, X, y)
+    for value in (0.12, 1.0):
+        uniform = torch.full((6,), value, dtype=torch.float64)
+        if torch.allclose(w, diagonal_interpolant(uniform, 0.01 / uniform, X, y), atol=1e-6):
+            raise Wrong("that is the interpolant of a start with one imbalance everywhere; give "
+                        "each coordinate its own δ_i")
+    if not torch.allclose(X @ w, y, atol=1e-6):
+        raise Wrong("your w does not fit the three points: the limit of the flow interpolates")
+    if not torch.allclose(w, target, atol=1e-6):
+        raise Wrong("solve X w = y for λ with w_i = (|δ_i|/2) sinh(2φ_i(w_i(0)) + 2(Xᵀλ)_i), "
+                    "each coordinate with its own δ_i")
+    return (f"ℓ1 norm {w.abs().sum():.3f}: the small-δ coordinates grow rich-like, the large-δ "
+            f"ones lazily, and the data decide how the load is shared.")

@@ -77,3 +77,25 @@ def _noise_count(answer):
         raise Wrong("count the independent ways of shifting every logit by the same amount for "
                     "every input")
     return f"{answer}: one per input feature plus one for the bias."
+
+
+def _law_name(answer) -> str:
+    if not isinstance(answer, str):
+        raise Wrong(f"answer with a string such as 'u - v', got {type(answer).__name__}")
+    text = answer.replace(" ", "").replace("−", "-").replace("²", "^2").replace("**", "^")
+    return text.lower()
+
+
+@self_check("dynamics-adam-law")
+def _adam_law(answer):
+    name = _law_name(answer)
+    if name in ("u^2-v^2", "v^2-u^2"):
+        raise Wrong("that is gradient flow's law; Adam's early steps are close to −η·sign(g)")
+    if name in ("u-v", "v-u"):
+        raise Wrong("that holds when g_u and g_v have the same sign; work out their signs at "
+                    "(2, −0.1), where the residual uv − 1 is negative")
+    if name not in ("u+v", "v+u"):
+        raise Wrong("with sign-like steps each coordinate moves by about η; which combination "
+                    "of u and v do two such steps leave unchanged?")
+    return ("u + v: the two coordinates move in opposite directions until v changes sign; "
+            "after that they move together and u − v is kept instead.")

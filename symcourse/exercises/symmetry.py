@@ -100,3 +100,39 @@ def _count(answer):
         raise Wrong("count one rescale group per hidden neuron, and for the softmax head one "
                     "translation per input column of the last layer plus one for its bias")
     return f"{expected} one-parameter symmetry groups."
+
+
+def layernorm_design() -> nn.Sequential:
+    """The network of the counting exercise: a LayerNorm after the first layer, a ReLU hidden
+    layer and a softmax head (widths 5, 8, 8, 4)."""
+    with torch.random.fork_rng():  # leaves the global generator alone
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(5, 8), nn.LayerNorm(8, elementwise_affine=False),
+                             nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4))
+
+
+@self_check("symmetry-count-layernorm")
+def _count_layernorm(answer):
+    answer = as_int(answer, "the number of symmetry groups")
+    net = layernorm_design()
+    head = len(symmetry.translation_groups(net))
+    centring = len(symmetry.centring_groups(net))
+    scale = len(symmetry.scale_groups(net))
+    rescale = len(symmetry.rescale_groups(net, skip_blocked=True))  # second layer only
+    expected = head + centring + scale + rescale
+    if answer == expected + 8:
+        raise Wrong("the first layer's neurons are not rescale groups: the normalisation mixes "
+                    "all of a sample's pre-activations, so scaling one neuron changes the others")
+    if answer in (expected - centring, expected - centring + 8):
+        raise Wrong("the LayerNorm also subtracts the mean: the layer before it has translation "
+                    "groups too")
+    if answer == expected + 7:
+        raise Wrong("LayerNorm over all 8 outputs gives one scale group for the whole layer, "
+                    "not one per row")
+    if answer == expected - 1:
+        raise Wrong("the normalisation also divides by the standard deviation: a scale group")
+    if answer != expected:
+        raise Wrong("go layer by layer: the softmax head, the normalisation's centring and "
+                    "scale, and the hidden neurons between homogeneous layers")
+    return (f"{expected}: {head} at the head, {centring} from the centring, {scale} scale "
+            f"group and {rescale} rescale groups.")
