@@ -31,6 +31,9 @@ PHRASES = {
     "Damping regime": ["overdamped", "underdamped", "critically damped"],
     "Balanced point": ["balanced point"], "Teleportation": ["teleportation"],
     "Bypassed unit": ["bypassed"], "Wilson interval": ["wilson"], "MNIST-1D": ["mnist-1d"],
+    "McNemar test": ["mcnemar"], "Revival": ["revival", "revive"], "Load balancing": ["load balancing"],
+    "Partition start": ["partition start"], "Bias nudging": ["bias nudging"], "Leaky max": ["leaky max"],
+    "Dormant-unit recycling": ["recycling"],
 }
 PROTECTED = re.compile(r"\{[^}]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\[[^\]]*\]\([^)]*\)")
 WORD = r"[\w-]*"
