@@ -34,11 +34,11 @@ from . import _checks
 from .data import MaxAffineTask, max_affine_task
 from .models import augment, init_theta, mse
 from .stall import STALL_THRESHOLD, dead_units, is_stalled
-from .stats import rate_summary
-from .sweeps import SweepResult, _make_optimizer, _recorded_steps
+from .stats import paired_comparison, rate_summary
+from .sweeps import SweepResult, _make_optimizer, _recorded_steps, winner_mask
 
 KINDS = ("baseline", "no bias", "more units", "smooth max", "revival", "load balancing",
-         "partition init", "noise", "restarts")
+         "partition init", "noise", "restarts", "leaky max", "bias nudging", "recycling", "dropout after")
 
 #: Default share of the step budget after which every intervention stops (temperature at 0,
 #: auxiliary loss and noise off, no more re-seating or restarts), so that the last quarter of
@@ -78,6 +78,11 @@ class Remedy:
     init_iterations: int = 0
     neighbours: int = 50
     until: float = UNTIL
+    leak: float = 0.0
+    nudge: float = 0.0
+    nudge_floor: float = 0.02
+    recycle_every: int = 0
+    dropout_after: float = 0.0
 
     def __post_init__(self):
         _checks.choice("kind", self.kind, KINDS)
@@ -98,6 +103,18 @@ class Remedy:
             raise ValueError("choose a soft maximum (temperature) or a load-balancing loss (aux_weight), not both")
         if self.init == "partition" and not self.bias:
             raise ValueError("init='partition' fits affine pieces and needs bias=True")
+        _checks.in_range("leak", self.leak, 0.0, 1.0, high_open=True)
+        _checks.positive("nudge", self.nudge, allow_zero=True)
+        _checks.in_range("nudge_floor", self.nudge_floor, 0.0, 1.0)
+        _checks.positive("recycle_every", self.recycle_every, integer=True, allow_zero=True)
+        _checks.in_range("dropout_after", self.dropout_after, 0.0, 1.0, high_open=True)
+        if self.leak > 0 and self.soft:
+            raise ValueError("a leaky max replaces the hard max's gradient; it cannot join a soft max or auxiliary loss")
+        if self.nudge > 0 and not self.bias:
+            raise ValueError("bias nudging moves the units' biases and needs bias=True")
+        if self.dropout_after > 0 and (self.soft or self.leak or self.nudge or self.noise or self.revive_every
+                                       or self.restart_every or self.recycle_every or self.init != "default"):
+            raise ValueError("dropout_after combines with no other intervention")
 
     @property
     def soft(self) -> bool:
@@ -165,6 +182,48 @@ def restarts(every: int = 100, until: float = UNTIL) -> Remedy:
     return Remedy("restarts", restart_every=every, until=until)
 
 
+def leaky_max(leak: float = 0.1, until: float = UNTIL) -> Remedy:
+    """A straight-through max: the forward pass is the hard max, but in the backward pass every
+    losing unit receives the share ``leak`` of each point's gradient (the winner the full one),
+    the analogue of a leaky ReLU; switched off at ``until`` of the budget. Chapter 7."""
+    _checks.in_range("leak", leak, 0.0, 1.0, high_open=True)
+    if leak == 0:
+        raise ValueError("leak must be above 0")
+    return Remedy("leaky max", leak=leak, until=until)
+
+
+def bias_nudging(step: float = 0.01, floor: float = 0.02, until: float = UNTIL) -> Remedy:
+    """Load balancing without an auxiliary loss: after every update, raise by ``step`` the bias of
+    every unit that wins less than the share ``floor`` of the points, until ``until`` of the
+    budget. In a max network a unit's output is its own routing score, so this is the
+    bias-adjustment balancing of mixture-of-experts routers (Wang et al., 2024) applied to the
+    units themselves. Chapter 7."""
+    _checks.positive("step", step)
+    _checks.in_range("floor", floor, 0.0, 1.0)
+    if floor == 0:
+        raise ValueError("floor must be above 0: a unit with share 0 must count as under-loaded")
+    return Remedy("bias nudging", nudge=step, nudge_floor=floor, until=until)
+
+
+def dormant_recycling(every: int = 100, until: float = UNTIL) -> Remedy:
+    """ReDo-style recycling (Sokar et al., 2023; Dohare et al., 2024 in continual learning):
+    every ``every`` steps, re-draw each unit that wins no point from the default initialisation
+    (a fresh draw, not a data-driven seat) and zero its Adam moments. Chapter 7; the
+    general-network form is :func:`symcourse.dormant.recycle_dormant`."""
+    _checks.positive("every", every, integer=True)
+    return Remedy("recycling", recycle_every=every, until=until)
+
+
+def dropout_revival(p: float = 0.05, until: float = UNTIL) -> Remedy:
+    """Dropout with probability ``p`` after the linear layer for the first ``until`` of the
+    budget, then plain training from the weights reached (a fresh Adam): chapter 1's
+    stochastic dead-unit revival. Chapter 7."""
+    _checks.in_range("p", p, 0.0, 1.0, high_open=True)
+    if p == 0:
+        raise ValueError("p must be above 0")
+    return Remedy("dropout after", dropout_after=p, until=until)
+
+
 def standard_remedies(neighbours: int = 50) -> dict[str, Remedy]:
     """The chapter's line-up, one remedy per kind, with the knobs chosen on the stall problem
     (seeds 1000-1199, ``benchmarks/remedy_knobs.py``); ``neighbours`` sizes the local fits of
@@ -175,10 +234,25 @@ def standard_remedies(neighbours: int = 50) -> dict[str, Remedy]:
             "noise": noise_injection(0.05), "restarts": restarts(50)}
 
 
+def extended_remedies(neighbours: int = 50) -> dict[str, Remedy]:
+    """:func:`standard_remedies` and the systematic remedies chapter 7 adds to them: a leaky
+    (straight-through) max, bias nudging, ReDo-style recycling and dropout after the layer,
+    with the knobs chosen on seeds 1000-1199 (``benchmarks/remedy_knobs.py``). Chapter 7."""
+    line_up = standard_remedies(neighbours)
+    line_up.update({"leaky max": leaky_max(LEAK), "bias nudging": bias_nudging(NUDGE),
+                    "recycling": dormant_recycling(RECYCLE_EVERY),
+                    "dropout after": dropout_revival(DROPOUT_P)})
+    return line_up
+
+
+#: Knobs of the added remedies, chosen on seeds 1000-1199 (``benchmarks/remedy_knobs.py``).
+LEAK, NUDGE, RECYCLE_EVERY, DROPOUT_P = 0.3, 0.001, 50, 0.05
+
 #: The knob each kind of remedy exposes to :func:`remedy_from_knobs` (None: it has none).
 STRENGTH_KNOB = {"smooth max": "temperature", "load balancing": "weight", "noise": "scale",
                  "more units": "factor", "revival": None, "restarts": None, "baseline": None,
-                 "no bias": None, "partition init": None}
+                 "no bias": None, "partition init": None, "leaky max": "leak", "bias nudging": "step",
+                 "recycling": None, "dropout after": "p"}
 
 
 def remedy_from_knobs(kind: str, strength: float | None = None, every: int | None = None,
@@ -188,16 +262,23 @@ def remedy_from_knobs(kind: str, strength: float | None = None, every: int | Non
     :data:`STRENGTH_KNOB`) and ``every`` (the check period of revival and restarts) when given.
     Chapter 7's explorer uses it."""
     _checks.choice("kind", kind, KINDS)
-    standard = {r.kind: r for r in standard_remedies(neighbours).values()}[kind]
+    standard = {r.kind: r for r in extended_remedies(neighbours).values()}[kind]
     changes = {}
     if strength is not None and STRENGTH_KNOB[kind] is not None:
         _checks.positive("strength", strength)
         field_name = {"temperature": "temperature", "weight": "aux_weight", "scale": "noise",
-                      "factor": "units_factor"}[STRENGTH_KNOB[kind]]
-        changes[field_name] = max(2, round(strength)) if kind == "more units" else float(strength)
-    if every is not None and kind in ("revival", "restarts"):
+                      "factor": "units_factor", "leak": "leak", "step": "nudge",
+                      "p": "dropout_after"}[STRENGTH_KNOB[kind]]
+        if kind == "more units":
+            changes[field_name] = max(2, round(strength))
+        elif kind in ("leaky max", "dropout after"):  # probabilities and shares stay below 1
+            changes[field_name] = min(float(strength), 0.5)
+        else:
+            changes[field_name] = float(strength)
+    if every is not None and kind in ("revival", "restarts", "recycling"):
         _checks.positive("every", every, integer=True)
-        changes["revive_every" if kind == "revival" else "restart_every"] = every
+        changes[{"revival": "revive_every", "restarts": "restart_every",
+                 "recycling": "recycle_every"}[kind]] = every
     return replace(standard, **changes)
 
 
@@ -479,12 +560,17 @@ class _Batch:
             self.W = torch.empty(S, K, N, dtype=Xa.dtype)
             self.out = torch.empty(S, N, dtype=Xa.dtype)
 
-    def gradient(self, theta, temperature, aux_weight, aux_temperature):
+    def gradient(self, theta, temperature, aux_weight, aux_temperature, leak=0.0):
         """Gradient of the MSE (hard max, or soft max when ``temperature`` > 0) plus
-        ``aux_weight`` × load-balancing loss (hard max only)."""
+        ``aux_weight`` × load-balancing loss (hard max only); with ``leak`` > 0 (hard max only)
+        every losing unit gets that share of each point's gradient (straight-through max)."""
         if self.K == 2:
-            return self._two(theta, temperature, aux_weight, aux_temperature)
-        return self._many(theta, temperature, aux_weight, aux_temperature)
+            grad = self._two(theta, temperature, aux_weight, aux_temperature)
+            if leak:  # winner share 1, loser share leak: g_k ← leak·total + (1 − leak)·g_k
+                total = self.grad.sum(dim=1, keepdim=True)
+                grad.mul_(1.0 - leak).add_(total, alpha=leak)
+            return grad
+        return self._many(theta, temperature, aux_weight, aux_temperature, leak)
 
     def _two(self, theta, temperature, aux_weight, aux_temperature):
         scale = 2.0 / self.N
@@ -518,7 +604,7 @@ class _Batch:
             self.grad[:, 0].sub_(aux)
         return self.grad
 
-    def _many(self, theta, temperature, aux_weight, aux_temperature):
+    def _many(self, theta, temperature, aux_weight, aux_temperature, leak=0.0):
         scale = 2.0 / self.N
         Z = torch.matmul(theta, self.XaT, out=self.Z)
         if temperature > 0:
@@ -535,6 +621,8 @@ class _Batch:
             residual = self.out.sub_(self.y)
             if aux_weight > 0:
                 share = winners.sum(dim=2, keepdim=True).div_(self.N)  # f_k, (S, K, 1)
+            if leak:
+                winners.mul_(1.0 - leak).add_(leak)
             winners.mul_(residual.unsqueeze(1))
             if aux_weight > 0:
                 self._add_aux(share, aux_weight / scale, aux_temperature)
@@ -602,6 +690,9 @@ def train_remedy(task: MaxAffineTask, seeds=200, remedy: Remedy | None = None, *
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
+        if remedy.dropout_after:
+            return _train_dropout(task, seeds, remedy, units, steps, lr, betas, eps, record_every,
+                                  record_params, chunk_size, dtype, theta0)
         return _train(task, seeds, remedy, units, steps, lr, betas, eps, record_every, record_params,
                       chunk_size, dtype, theta0)
     finally:
@@ -632,7 +723,7 @@ def _train(task, seeds, remedy, units, steps, lr, betas, eps, record_every, reco
     else:
         theta0 = init_theta(seeds, D, K, bias, dtype=dtype)
     theta = theta0.clone()
-    checks = sorted({t for every in (remedy.revive_every, remedy.restart_every) if every
+    checks = sorted({t for every in (remedy.revive_every, remedy.restart_every, remedy.recycle_every) if every
                      for t in range(every, steps, every) if t < end})
     with torch.inference_mode():
         for lo in range(0, len(seeds), chunk_size):
@@ -655,8 +746,11 @@ def _train(task, seeds, remedy, units, steps, lr, betas, eps, record_every, reco
                     break
                 temperature = annealed(remedy.temperature, t, steps, remedy.until) if remedy.temperature else 0.0
                 aux = remedy.aux_weight if t < end else 0.0
-                grad = batch.gradient(th, temperature, aux, remedy.aux_temperature)
+                grad = batch.gradient(th, temperature, aux, remedy.aux_temperature,
+                                      remedy.leak if t < end else 0.0)
                 opt.step(th, grad)
+                if remedy.nudge and t < end:
+                    nudge_biases(th, Xa, remedy.nudge, remedy.nudge_floor)
                 if noise is not None and t < end:
                     th.add_(noise[t], alpha=annealed(remedy.noise, t, steps, remedy.until))
                 if checks and t + 1 in checks:
@@ -680,6 +774,14 @@ def _check_step(t, th, opt, remedy, X, y, fits, seeds, attempts, events, D, K, b
             opt.exp_avg[revived] = 0
             opt.exp_avg_sq[revived] = 0
             events += revived.sum(dim=1)
+    if remedy.recycle_every and t % remedy.recycle_every == 0:
+        dead = dead_units(th, X)
+        for i, k in torch.nonzero(dead).tolist():
+            attempts[i] += 1
+            th[i, k] = restart_theta(seeds[i], attempts[i], D, K, bias, dtype=th.dtype)[k]
+            opt.exp_avg[i, k] = 0
+            opt.exp_avg_sq[i, k] = 0
+        events += dead.sum(dim=1)
     if remedy.restart_every and t % remedy.restart_every == 0:
         dead = dead_units(th, X).any(dim=1)
         for i in torch.nonzero(dead)[:, 0].tolist():
@@ -690,9 +792,60 @@ def _check_step(t, th, opt, remedy, X, y, fits, seeds, attempts, events, D, K, b
         events += dead.to(torch.int64)
 
 
+def nudge_biases(theta: torch.Tensor, Xa: torch.Tensor, step: float, floor: float) -> torch.Tensor:
+    """Bias nudging in place: raise by ``step`` the bias (last column) of every unit of ``theta``
+    (S, K, A) that wins less than the share ``floor`` of the points ``Xa`` (N, A, ones column
+    last). Returns the bool mask (S, K) of nudged units. Chapter 7."""
+    _checks.tensor("theta", theta, ndim=3)
+    _checks.tensor("Xa", Xa, shape=(None, theta.shape[-1]))
+    _checks.positive("step", step)
+    _checks.in_range("floor", floor, 0.0, 1.0)
+    share = winner_mask(theta @ Xa.T).to(theta.dtype).mean(dim=2)
+    low = share < floor
+    theta[..., -1] += step * low.to(theta.dtype)
+    return low
+
+
+def _train_dropout(task, seeds, remedy, units, steps, lr, betas, eps, record_every, record_params, chunk_size,
+                   dtype, theta0):
+    """Dropout after the layer until ``remedy.until`` of the budget (:func:`symcourse.sweeps.train_sweep`),
+    then the plain remainder with a fresh Adam. The recorded loss is the hard-max training MSE."""
+    from .sweeps import train_sweep
+
+    K = units * remedy.units_factor
+    first_steps = max(1, min(steps - 1, int(remedy.until * steps))) if steps > 1 else 1
+    start = time.perf_counter()
+    first = train_sweep(task, seeds, units=K, bias=remedy.bias, steps=first_steps, lr=lr, betas=betas, eps=eps,
+                        dropout_after=remedy.dropout_after, record_every=record_every, record_params=True,
+                        theta0=theta0, chunk_size=chunk_size, dtype=dtype)
+    X, y = task.X.to(dtype), task.y.to(dtype)
+    losses = [mse(h, X, y) for h in first.history]
+    steps_seen = first.steps.tolist()
+    history = [first.history] if record_params else None
+    if steps > first_steps:
+        rest = _train(task, seeds, baseline(), K, steps - first_steps, lr, betas, eps, record_every, record_params,
+                      chunk_size, dtype, first.theta)
+        losses += list(rest.loss[1:])
+        steps_seen += [first_steps + s for s in rest.steps.tolist()[1:]]
+        if record_params:
+            history.append(rest.history[1:])
+        theta = rest.theta
+    else:
+        theta = first.theta
+    config = dict(units=K, bias=remedy.bias, steps=steps, optimizer="adam", lr=lr, betas=tuple(betas), eps=eps,
+                  record_every=record_every, task_seed=task.seed, n_points=task.n_points, remedy=remedy.kind)
+    return RemedyResult(seeds=list(seeds), theta0=first.theta0, theta=theta, steps=torch.tensor(steps_seen),
+                        loss=torch.stack(losses), history=torch.cat(history) if record_params else None,
+                        config=config, seconds=time.perf_counter() - start, remedy=remedy,
+                        events=torch.zeros(len(seeds), dtype=torch.int64),
+                        unit_evaluations=_unit_evaluations(remedy, steps, task.n_points, K, 0))
+
+
 def _unit_evaluations(remedy, steps, N, K, n_checks):
     """Affine unit evaluations of one run: K·N per training step, per check and per start-up round."""
     rounds = steps + n_checks + (remedy.init_iterations if remedy.init == "partition" else 0)
+    if remedy.nudge:  # one extra forward pass per nudged step
+        rounds += int(remedy.until * steps)
     return rounds * K * N
 
 
@@ -770,6 +923,125 @@ def first_revival(history: torch.Tensor, X: torch.Tensor) -> int:
     return int(back[0, 0]) + 1
 
 
+def fisher_blocks(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """The Fisher information (Gauss-Newton matrix) of the MSE of a max network, per unit:
+    (S, K, A, A) for ``theta`` (S, K, A) with A = D + 1. The network's derivative at a point is
+    ``x̃`` for the winning unit and 0 for the others, so the matrix is block diagonal by unit,
+    with block ``(1/N) Σ_{n won by k} x̃_n x̃_nᵀ``: exactly zero for a unit that wins no point.
+    Chapter 7."""
+    _checks.tensor("theta", theta, ndim=3)
+    _checks.tensor("X", X, ndim=2)
+    if theta.shape[-1] != X.shape[1] + 1:
+        raise ValueError(f"theta must be (S, K, D+1) with D = {X.shape[1]} and biases, got {tuple(theta.shape)}")
+    Xa = augment(X.to(theta.dtype), True)
+    wins = winner_mask(theta @ Xa.T).to(theta.dtype)  # (S, K, N)
+    weighted = wins.unsqueeze(-1) * Xa  # (S, K, N, A)
+    return weighted.transpose(-1, -2) @ Xa / X.shape[0]
+
+
+def train_natural_gradient(task: MaxAffineTask, seeds=200, *, steps: int = 200, lr: float = 0.5,
+                           damping: float = 1e-4, theta0: torch.Tensor | None = None) -> RemedyResult:
+    """Damped natural-gradient descent (Amari, 1998) on the max network, all seeds at once:
+    ``θ_k ← θ_k − lr · (F_k + damping · I)⁻¹ g_k`` per unit, with ``F_k`` from
+    :func:`fisher_blocks` and ``g_k`` the MSE gradient, in float64. A unit that wins no point has
+    ``F_k = 0`` and ``g_k = 0``, so its step is exactly zero whatever the damping. Chapter 7.
+    """
+    if not isinstance(task, MaxAffineTask):
+        raise TypeError(f"task must be a MaxAffineTask (see symcourse.data), got {type(task).__name__}")
+    _checks.positive("steps", steps, integer=True)
+    _checks.positive("lr", lr)
+    _checks.positive("damping", damping)
+    seeds = _checks.seeds(seeds)
+    from .sweeps import loss_and_grad
+
+    th = (init_theta(seeds, task.in_dim, 2, True, dtype=torch.float64) if theta0 is None
+          else theta0.to(torch.float64).clone())
+    _checks.tensor("theta0", th, shape=(len(seeds), None, task.in_dim + 1))
+    start = th.clone()
+    X, y = task.X.to(torch.float64), task.y.to(torch.float64)
+    Xa = augment(X, True)
+    eye = torch.eye(Xa.shape[1], dtype=torch.float64)
+    began = time.perf_counter()
+    losses = [mse(th, X, y)]
+    for _ in range(steps):
+        _, grad = loss_and_grad(th, Xa, y, need_loss=False)
+        step = torch.linalg.solve(fisher_blocks(th, X) + damping * eye, grad.unsqueeze(-1)).squeeze(-1)
+        th = th - lr * step
+        losses.append(mse(th, X, y))
+    config = dict(units=th.shape[1], bias=True, steps=steps, optimizer="natural gradient", lr=lr,
+                  damping=damping, task_seed=task.seed, n_points=task.n_points, remedy="natural gradient")
+    return RemedyResult(seeds=seeds, theta0=start, theta=th, steps=torch.arange(steps + 1),
+                        loss=torch.stack(losses), history=None, config=config,
+                        seconds=time.perf_counter() - began, remedy=baseline(),
+                        events=torch.zeros(len(seeds), dtype=torch.int64),
+                        unit_evaluations=_unit_evaluations(baseline(), steps, task.n_points, th.shape[1], 0))
+
+
+def paired_rows(results: dict, reference: str | None = None) -> dict:
+    """For each entry of ``results`` (label -> :class:`RemedyResult` on the same seeds), the
+    :func:`symcourse.stats.paired_comparison` of its solved runs with those of ``reference``
+    (default: the first entry): gained and lost seeds and the exact McNemar p-value. Chapter 7."""
+    if not isinstance(results, dict) or not results:
+        raise ValueError("results must be a non-empty dict of label -> RemedyResult")
+    reference = next(iter(results)) if reference is None else reference
+    if reference not in results:
+        raise ValueError(f"reference {reference!r} is not one of the results: {', '.join(results)}")
+    base = results[reference].solved
+    out = {}
+    for label, run in results.items():
+        if run.solved.shape != base.shape or list(run.seeds) != list(results[reference].seeds):
+            raise ValueError(f"results[{label!r}] was not run on the same seeds as {reference!r}")
+        out[label] = paired_comparison(run.solved, base)
+    return out
+
+
+def paired_verdict(comparison: dict, alpha: float = 0.05) -> str:
+    """``"helps"`` when the exact McNemar test of a :func:`symcourse.stats.paired_comparison`
+    rejects "no difference" at level ``alpha`` and more seeds were gained than lost, ``"hurts"``
+    when it rejects and more were lost, else ``"no clear effect"``. Chapter 7."""
+    if not isinstance(comparison, dict) or not {"gained", "lost", "p_value"} <= set(comparison):
+        raise TypeError("comparison must be the dict symcourse.stats.paired_comparison returns")
+    _checks.in_range("alpha", alpha, 0.0, 1.0)
+    if comparison["p_value"] >= alpha:
+        return "no clear effect"
+    return "helps" if comparison["gained"] > comparison["lost"] else "hurts"
+
+
+def format_paired_table(rows: dict, paired: dict) -> str:
+    """A plain-text table: per remedy, solved runs with the 95% interval, the paired counts
+    against the reference (gained / lost), the exact McNemar p-value and the median final MSE.
+    ``rows`` from :func:`summarise`, ``paired`` from :func:`paired_rows`. Chapter 7."""
+    if not isinstance(rows, dict) or not isinstance(paired, dict) or set(rows) != set(paired):
+        raise ValueError("rows and paired must be dicts with the same labels")
+    width = max(len(k) for k in rows)
+    lines = [f"{'remedy':<{width}}  solved  [95% interval]   gained lost  p-value   median MSE"]
+    for label, row in rows.items():
+        p = paired[label]
+        lines.append(f"{label:<{width}}  {row['count']:3d}/{row['trials']}  [{row['low']:5.1%}, "
+                     f"{row['high']:5.1%}]  {p['gained']:4d} {p['lost']:4d}  {p['p_value']:8.1e}  "
+                     f"{row['median']:.1e}")
+    return "\n".join(lines)
+
+
+def failure_kinds(result: RemedyResult, task: MaxAffineTask, slow_factor: float = 10.0) -> dict:
+    """Why the unsolved runs of ``result`` failed, as counts: ``dead`` (a unit wins no training
+    point at the end), ``slow`` (every unit alive and the final MSE within ``slow_factor`` times
+    the stall threshold: still converging), ``stuck`` (every unit alive, the MSE higher: another
+    local minimum or plateau), and ``failed`` (all unsolved runs). Chapter 7."""
+    if not isinstance(result, RemedyResult):
+        raise TypeError(f"result must be a RemedyResult, got {type(result).__name__}")
+    if not isinstance(task, MaxAffineTask):
+        raise TypeError(f"task must be a MaxAffineTask, got {type(task).__name__}")
+    _checks.positive("slow_factor", slow_factor)
+    if slow_factor <= 1:
+        raise ValueError(f"slow_factor must be above 1, got {slow_factor}")
+    failed = ~result.solved
+    dead = dead_units(result.theta, task.X).any(dim=1) & failed
+    near = result.final_loss <= slow_factor * STALL_THRESHOLD
+    return {"failed": int(failed.sum()), "dead": int(dead.sum()), "slow": int((failed & ~dead & near).sum()),
+            "stuck": int((failed & ~dead & ~near).sum())}
+
+
 def overlaps(a: dict, b: dict) -> bool:
     """Whether two :func:`symcourse.stats.rate_summary` intervals overlap. Chapter 7."""
     for name, s in (("a", a), ("b", b)):
@@ -780,7 +1052,10 @@ def overlaps(a: dict, b: dict) -> bool:
 
 __all__ = ["KINDS", "UNTIL", "Remedy", "RemedyResult", "baseline", "no_bias", "more_units", "smooth_max",
            "dead_unit_revival", "load_balancing", "partition_init", "noise_injection", "restarts",
-           "standard_remedies", "STRENGTH_KNOB", "remedy_from_knobs", "LARGER_WEIGHTS", "LARGER_BIASES", "larger_task", "annealed", "soft_max_output", "load_balancing_loss", "parameter_noise",
+           "standard_remedies", "extended_remedies", "leaky_max", "bias_nudging",
+           "dormant_recycling", "dropout_revival", "nudge_biases", "LEAK", "NUDGE", "RECYCLE_EVERY", "DROPOUT_P",
+           "STRENGTH_KNOB", "remedy_from_knobs", "LARGER_WEIGHTS", "LARGER_BIASES", "larger_task", "annealed", "soft_max_output", "load_balancing_loss", "parameter_noise",
            "local_fits", "reseat_dead_units", "revive_dead_units", "zero_optimizer_rows",
            "least_squares_partition", "restart_theta", "train_remedy", "compare_remedies", "summarise",
-           "overlaps", "verdict", "paired_counts", "first_revival", "STALL_THRESHOLD"]
+           "overlaps", "verdict", "paired_counts", "fisher_blocks", "train_natural_gradient", "paired_rows",
+           "paired_verdict", "format_paired_table", "failure_kinds", "first_revival", "STALL_THRESHOLD"]

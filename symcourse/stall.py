@@ -153,3 +153,92 @@ def affine_fit_errors(draws: int = 1000, n_points: int = 1000, first_seed: int =
     coef = torch.linalg.lstsq(X, y.unsqueeze(-1)).solution
     residual = (X @ coef).squeeze(-1) - y
     return {"mse": residual.square().mean(dim=1), "mae": residual.abs().mean(dim=1)}
+
+
+def training_mode_errors(theta: torch.Tensor, task: MaxAffineTask, *, dropout_before: float = 0.0,
+                         dropout_after: float = 0.0, draws: int = 20, seed: int = 0) -> dict:
+    """The errors a training loop logs while dropout is switched on (PyTorch's training mode).
+
+    ``theta`` (S, K, D[+1]) or (K, D[+1]); inverted dropout with probability ``dropout_before`` on
+    the inputs (not the bias) and ``dropout_after`` on the units' outputs, fresh masks for every
+    point, as ``nn.Dropout`` draws them. Returns float64 ``mae`` and ``mse`` per network, averaged
+    over ``draws`` independent masks (generator seeded with ``seed``). With both probabilities 0
+    they are the ordinary errors. Chapter 1 compares them with the question's dropout figures.
+    """
+    th, single = _batched(theta)
+    if not isinstance(task, MaxAffineTask):
+        raise TypeError(f"task must be a MaxAffineTask (see symcourse.data), got {type(task).__name__}")
+    _checks.in_range("dropout_before", dropout_before, 0.0, 1.0, high_open=True)
+    _checks.in_range("dropout_after", dropout_after, 0.0, 1.0, high_open=True)
+    _checks.positive("draws", draws, integer=True)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    th = th.to(torch.float64)
+    S, K, A = th.shape
+    D = task.in_dim
+    if A not in (D, D + 1):
+        raise ValueError(f"theta's last dimension must be {D} or {D + 1} for this task, got {A}")
+    X, y = task.X.to(torch.float64), task.y.to(torch.float64)
+    generator = torch.Generator().manual_seed(seed)
+    mae_sum = torch.zeros(S, dtype=torch.float64)
+    mse_sum = torch.zeros(S, dtype=torch.float64)
+    for _ in range(draws):
+        keep = (torch.rand(S, X.shape[0], D, generator=generator) >= dropout_before).to(torch.float64)
+        inputs = X * keep / (1.0 - dropout_before)  # (S, N, D)
+        z = torch.einsum("skd,snd->skn", th[..., :D], inputs)
+        if A == D + 1:
+            z = z + th[..., D:]
+        keep = (torch.rand(z.shape, generator=generator) >= dropout_after).to(torch.float64)
+        residual = (z * keep / (1.0 - dropout_after)).amax(dim=1) - y
+        mae_sum += residual.abs().mean(dim=1)
+        mse_sum += residual.square().mean(dim=1)
+    out = {"mae": mae_sum / draws, "mse": mse_sum / draws}
+    return {k: v[0] for k, v in out.items()} if single else out
+
+
+def dropout_then_plain(task: MaxAffineTask, seeds=200, *, dropout_before: float = 0.0,
+                       dropout_after: float = 0.0, dropout_steps: int = 1000, total_steps: int = 4000,
+                       record_every: int = 100, **options) -> tuple:
+    """Train with dropout for ``dropout_steps``, then switch it off and continue plain training
+    from the weights reached (a fresh Adam) until ``total_steps`` in all, so the result can be
+    compared seed by seed with plain training for the same total. Returns the two
+    :class:`symcourse.sweeps.SweepResult`\\ s ``(with_dropout, continued)``; ``options`` go to
+    :func:`symcourse.sweeps.train_sweep` for both phases. Chapter 1.
+    """
+    from .sweeps import train_sweep
+
+    _checks.positive("dropout_steps", dropout_steps, integer=True)
+    _checks.positive("total_steps", total_steps, integer=True)
+    if dropout_steps >= total_steps:
+        raise ValueError(f"dropout_steps must be less than total_steps={total_steps}, got {dropout_steps}")
+    if not dropout_before and not dropout_after:
+        raise ValueError("give dropout_before or dropout_after (a probability above 0)")
+    first = train_sweep(task, seeds, steps=dropout_steps, dropout_before=dropout_before,
+                        dropout_after=dropout_after, record_every=record_every, **options)
+    rest = total_steps - dropout_steps
+    second = train_sweep(task, seeds, steps=rest, theta0=first.theta, record_every=min(record_every, rest),
+                         **options)
+    return first, second
+
+
+def dead_unit_fates(dead_at_start: torch.Tensor, dead_reference: torch.Tensor,
+                    dead_treated: torch.Tensor) -> dict:
+    """Count what a treatment does to dead units, seed by seed (1-D bool tensors, same seeds).
+
+    ``dead_at_start``: a unit wins no point at initialisation; ``dead_reference`` and
+    ``dead_treated``: a unit wins no point at the end of plain training and of the treated
+    training. Returns counts: ``revived`` (dead at start, alive at the end of the treatment),
+    ``revived_reference`` (the same without treatment), ``prevented`` (alive at start, dead
+    after plain training, alive after the treatment), ``caused`` (alive after plain training,
+    dead after the treatment), and ``dead_at_start``. Chapter 1.
+    """
+    flags = {"dead_at_start": dead_at_start, "dead_reference": dead_reference, "dead_treated": dead_treated}
+    for name, value in flags.items():
+        if not isinstance(value, torch.Tensor) or value.dtype != torch.bool or value.ndim != 1:
+            raise TypeError(f"{name} must be a 1-D bool tensor, one flag per seed")
+        if value.shape != dead_at_start.shape:
+            raise ValueError(f"{name} has shape {tuple(value.shape)}, expected {tuple(dead_at_start.shape)}")
+    start, ref, treated = dead_at_start, dead_reference, dead_treated
+    return {"dead_at_start": int(start.sum()), "revived": int((start & ~treated).sum()),
+            "revived_reference": int((start & ~ref).sum()),
+            "prevented": int((~start & ref & ~treated).sum()), "caused": int((~ref & treated).sum())}

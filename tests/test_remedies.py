@@ -46,8 +46,8 @@ def task3():
 # --------------------------------------------------------------------------------------------
 
 
-def test_standard_remedies_cover_every_kind():
-    line_up = remedies.standard_remedies()
+def test_extended_remedies_cover_every_kind():
+    line_up = remedies.extended_remedies()
     assert sorted(r.kind for r in line_up.values()) == sorted(remedies.KINDS)
     assert list(line_up)[0] == "baseline" and line_up["baseline"] == Remedy()
     assert not line_up["no bias"].bias and line_up["more units (×2)"].units_factor == 2

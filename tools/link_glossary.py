@@ -37,6 +37,9 @@ PHRASES = {
     "Collapse threshold": ["collapse threshold"],
     "Angular update": ["angular update"], "Implicit bias": ["implicit bias"],
     "Data-dependent symmetry": ["data-dependent symmetr"],
+    "McNemar test": ["mcnemar"], "Revival": ["revival", "revive"], "Load balancing": ["load balancing"],
+    "Partition start": ["partition start"], "Bias nudging": ["bias nudging"], "Leaky max": ["leaky max"],
+    "Dormant-unit recycling": ["recycling"],
 }
 PROTECTED = re.compile(r"\{[^}]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\[[^\]]*\]\([^)]*\)")
 WORD = r"[\w-]*"
