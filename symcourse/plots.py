@@ -565,3 +565,31 @@ def revival_story(history: torch.Tensor, steps: torch.Tensor, row: int, losses: 
     axes[2].set(xlabel="optimisation step", ylabel="training MSE", title=title)
     axes[2].legend()
     return fig
+
+
+def vertex_slide(positions, changes, kink: float, *, ax=None):
+    """How much the function changes as a redundant vertex slides (chapter 9): the largest
+    change against the vertex position, with the first layer's kink marked."""
+    ax = _axes(ax, figsize=(5.4, 3.0))
+    ax.plot(positions, changes, "o-", ms=3, color=PALETTE["blue"])
+    ax.axvline(kink, color=PALETTE["red"], ls="--", lw=1, label="first layer's kink")
+    ax.set(xlabel="position of the vertex (input units)",
+           ylabel="largest change of f (output units)")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def paired_errors(errors: dict, *, ax=None):
+    """Held-out error on a problem against the error on its rotated copy, one point per seed and
+    one colour per method (chapter 9): an equivariant training map puts every point on the
+    diagonal. ``errors`` maps a label to ``(error, rotated_error)`` tensors."""
+    ax = _axes(ax, figsize=(4.6, 4.0))
+    low = min(float(min(a.min(), b.min())) for a, b in errors.values())
+    high = max(float(max(a.max(), b.max())) for a, b in errors.values())
+    ax.plot([low, high], [low, high], color="#999999", lw=1, label="equal")
+    for k, (label, (a, b)) in enumerate(errors.items()):
+        ax.plot(a, b, "o", ms=3.5, alpha=0.7, color=UNIT_COLOURS[k], label=label)
+    ax.set(xlabel="error, teacher along a coordinate axis (MSE)",
+           ylabel="error, rotated problem (MSE)")
+    ax.legend()
+    return ax
