@@ -438,8 +438,8 @@ def drift_versus_lr(lrs, drifts, slope: float, *, ax=None, title: str | None = N
 
 def variant_curves(runs: dict, *, ax=None, title: str | None = None):
     """Full-batch loss against training step for each variant (thin lines: seeds; thick:
-    their mean while every seed is finite). A run that diverged ends with a cross at its last
-    finite point. ``runs`` maps a name to a list of :class:`symcourse.teleport.MovesRun`.
+    their mean while every seed is finite). A run that diverged ends with a cross at the step
+    where its loss stopped being finite, at the height of its last finite loss. ``runs`` maps a name to a list of :class:`symcourse.teleport.MovesRun`.
     Introduced in chapter 8."""
     if not isinstance(runs, dict) or not runs:
         raise ValueError("runs must be a non-empty dict of name -> list of MovesRun")
@@ -451,7 +451,8 @@ def variant_curves(runs: dict, *, ax=None, title: str | None = None):
             finite = np.isfinite(loss)
             ax.plot(steps[finite], loss[finite], color=colour, lw=0.8, alpha=0.5)
             if run.diverged:
-                ax.plot(steps[finite][-1:], loss[finite][-1:], "x", color=colour, ms=8, mew=2)
+                at = run.diverged_at if run.diverged_at is not None else steps[-1]
+                ax.plot([at], loss[finite][-1:], "x", color=colour, ms=8, mew=2)
         if not any(run.diverged for run in seeds):
             mean = np.mean([run.loss for run in seeds], axis=0)
             ax.plot(seeds[0].steps, mean, color=colour, lw=2.2, label=name)
