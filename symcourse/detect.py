@@ -222,3 +222,58 @@ def census_sweep(make_model, X: torch.Tensor, labels: torch.Tensor, lrs, seeds, 
             runs[lr, seed] = census_during_training(make_model(), X, labels, lr, steps,
                                                     every=every, seed=seed)
     return runs
+
+
+def near_kink_share(layer: nn.Linear, interval: tuple[float, float], tol: float = 0.01
+                    ) -> tuple[int, int]:
+    """``(near, possible)``: pairs of same-facing units of a one-input ReLU layer that bend
+    within ``tol`` of each other inside ``interval``, and all same-facing pairs that bend inside
+    it. Their ratio can be compared with :func:`chance_near_share`. Introduced in chapter 9."""
+    if not isinstance(layer, nn.Linear) or layer.in_features != 1:
+        raise ValueError("layer must be an nn.Linear with one input")
+    low, high = _interval(interval)
+    w, b = layer.weight.detach()[:, 0], layer.bias.detach()
+    x = kink_positions(w, b)
+    inside = [i for i in range(len(x)) if low < float(x[i]) < high]
+    possible = sum(1 for k, i in enumerate(inside) for j in inside[k + 1:]
+                   if bool(torch.sign(w[i]) == torch.sign(w[j])))
+    return near_kinks(layer, (low, high), tol), possible
+
+
+def chance_near_share(interval: tuple[float, float], tol: float = 0.01) -> float:
+    """The probability that two kinks placed independently and uniformly in ``interval`` lie
+    within ``tol`` of each other, ``2t/L − (t/L)²``: what :func:`near_kink_share` would give if
+    training placed kinks without regard to each other. Chapter 9."""
+    low, high = _interval(interval)
+    _checks.positive("tol", tol)
+    ratio = min(tol / (high - low), 1.0)
+    return 2 * ratio - ratio ** 2
+
+
+def _interval(interval) -> tuple[float, float]:
+    if not isinstance(interval, (tuple, list)) or len(interval) != 2:
+        raise ValueError(f"interval must be a pair (low, high), got {interval!r}")
+    low = _checks.in_range("interval[0]", interval[0], -float("inf"), float("inf"))
+    high = _checks.in_range("interval[1]", interval[1], -float("inf"), float("inf"))
+    if not low < high:
+        raise ValueError(f"interval must have low < high, got {interval!r}")
+    return float(low), float(high)
+
+
+def hidden_vertex_network(vertex: float) -> nn.Sequential:
+    """A one-input network with two ReLU layers (float64) whose second layer bends at
+    ``x = vertex`` with two units whose contributions cancel there. For every ``vertex < 1`` it
+    computes the same function, ``−3 relu(x − 1)``: the vertex slides freely along the flat piece
+    until it reaches the first layer's kink at ``x = 1``; past it the function changes. The
+    local freedom of a redundant vertex described in the thread of chapter 9."""
+    vertex = _checks.in_range("vertex", vertex, -1e6, 1e6)
+    net = nn.Sequential(nn.Linear(1, 2), nn.ReLU(), nn.Linear(2, 2), nn.ReLU(),
+                        nn.Linear(2, 1)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[1.0], [1.0]]))
+        net[0].bias.copy_(torch.tensor([0.0, -1.0]))       # h = relu(x), relu(x − 1)
+        net[2].weight.copy_(torch.tensor([[1.0, 0.0], [1.0, 3.0]]))
+        net[2].bias.fill_(-vertex)                         # both units switch on at z = vertex
+        net[4].weight.copy_(torch.tensor([[1.0, -1.0]]))
+        net[4].bias.zero_()
+    return net

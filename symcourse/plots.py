@@ -438,8 +438,8 @@ def drift_versus_lr(lrs, drifts, slope: float, *, ax=None, title: str | None = N
 
 def variant_curves(runs: dict, *, ax=None, title: str | None = None):
     """Full-batch loss against training step for each variant (thin lines: seeds; thick:
-    their mean while every seed is finite). A run that diverged ends with a cross at its last
-    finite point. ``runs`` maps a name to a list of :class:`symcourse.teleport.MovesRun`.
+    their mean while every seed is finite). A run that diverged ends with a cross at the step
+    where its loss stopped being finite, at the height of its last finite loss. ``runs`` maps a name to a list of :class:`symcourse.teleport.MovesRun`.
     Introduced in chapter 8."""
     if not isinstance(runs, dict) or not runs:
         raise ValueError("runs must be a non-empty dict of name -> list of MovesRun")
@@ -451,7 +451,8 @@ def variant_curves(runs: dict, *, ax=None, title: str | None = None):
             finite = np.isfinite(loss)
             ax.plot(steps[finite], loss[finite], color=colour, lw=0.8, alpha=0.5)
             if run.diverged:
-                ax.plot(steps[finite][-1:], loss[finite][-1:], "x", color=colour, ms=8, mew=2)
+                at = run.diverged_at if run.diverged_at is not None else steps[-1]
+                ax.plot([at], loss[finite][-1:], "x", color=colour, ms=8, mew=2)
         if not any(run.diverged for run in seeds):
             mean = np.mean([run.loss for run in seeds], axis=0)
             ax.plot(seeds[0].steps, mean, color=colour, lw=2.2, label=name)
@@ -670,4 +671,32 @@ def product_flow(u: torch.Tensor, w: torch.Tensor, minima, *, ax=None, title: st
     for mu, mw in minima:
         ax.plot(mu, mw, "*", ms=10, color="k")
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="u", ylabel="w", title=title, aspect="equal")
+    return ax
+
+
+def vertex_slide(positions, changes, kink: float, *, ax=None):
+    """How much the function changes as a redundant vertex slides (chapter 9): the largest
+    change against the vertex position, with the first layer's kink marked."""
+    ax = _axes(ax, figsize=(5.4, 3.0))
+    ax.plot(positions, changes, "o-", ms=3, color=PALETTE["blue"])
+    ax.axvline(kink, color=PALETTE["red"], ls="--", lw=1, label="first layer's kink")
+    ax.set(xlabel="position of the vertex (input units)",
+           ylabel="largest change of f (output units)")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def paired_errors(errors: dict, *, ax=None):
+    """Held-out error on a problem against the error on its rotated copy, one point per seed and
+    one colour per method (chapter 9): an equivariant training map puts every point on the
+    diagonal. ``errors`` maps a label to ``(error, rotated_error)`` tensors."""
+    ax = _axes(ax, figsize=(4.6, 4.0))
+    low = min(float(min(a.min(), b.min())) for a, b in errors.values())
+    high = max(float(max(a.max(), b.max())) for a, b in errors.values())
+    ax.plot([low, high], [low, high], color="#999999", lw=1, label="equal")
+    for k, (label, (a, b)) in enumerate(errors.items()):
+        ax.plot(a, b, "o", ms=3.5, alpha=0.7, color=UNIT_COLOURS[k], label=label)
+    ax.set(xlabel="error, teacher along a coordinate axis (MSE)",
+           ylabel="error, rotated problem (MSE)")
+    ax.legend()
     return ax

@@ -228,6 +228,7 @@ class MovesRun:
     moves: list[OrbitMove]
     move_seconds: float
     seconds: float
+    diverged_at: int | None = None  # the first step whose mini-batch loss was not finite
 
     @property
     def diverged(self) -> bool:
@@ -266,10 +267,17 @@ def train_with_moves(model: nn.Module, task: ClassificationTask, lr: float, step
             move_seconds += time.perf_counter() - tick
         idx = torch.randint(0, task.X.shape[0], (batch_size,), generator=generator)
         optimiser.zero_grad()
-        nn.functional.cross_entropy(model(task.X[idx]), task.labels[idx]).backward()
+        batch_loss = nn.functional.cross_entropy(model(task.X[idx]), task.labels[idx])
+        if not math.isfinite(batch_loss.item()):
+            recorded.append(k)
+            losses.append(math.nan)
+            return MovesRun(steps=recorded, loss=losses, moves=moves, move_seconds=move_seconds,
+                            seconds=time.perf_counter() - started, diverged_at=k)
+        batch_loss.backward()
         optimiser.step()
+    diverged_at = recorded[-1] if not math.isfinite(losses[-1]) else None
     return MovesRun(steps=recorded, loss=losses, moves=moves, move_seconds=move_seconds,
-                    seconds=time.perf_counter() - started)
+                    seconds=time.perf_counter() - started, diverged_at=diverged_at)
 
 
 def unbalance(model: nn.Module, spread: float, seed: int = 0) -> torch.Tensor:

@@ -78,11 +78,15 @@ def test_detect_bad_inputs():
 
 
 def test_chapter8_self_checks():
-    assert check("comego-dead", 10).ok and "revive" in check("comego-dead", 11).message
+    assert check("comego-dead", (10, 65)).ok
+    assert "bias" in check("comego-dead", (10, 64)).message
+    assert "(a)" in check("comego-dead", (75, 65)).message
+    assert check("comego-dead", 10).status == "incorrect"
     assert check("comego-gl", 6).ok and "rescalings" in check("comego-gl", 9).message
     assert check("comego-kinks", [(4, 1)]).ok
     assert "other way" in check("comego-kinks", [(1, 2)]).message
-    assert check("comego-kurtosis", 1.8).ok and "Gaussian" in check("comego-kurtosis", 3.0).message
+    assert check("comego-kurtosis", 2.7).ok and "Gaussian" in check("comego-kurtosis", 3.0).message
+    assert "one uniform" in check("comego-kurtosis", 1.8).message
     assert comego.BYPASSED == 3
 
 

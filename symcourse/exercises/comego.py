@@ -7,6 +7,7 @@ from ..detect import coinciding_kinks
 from . import Wrong, as_float, as_int, self_check
 
 OUTGOING = 10          # outgoing weights of the dead unit in the first exercise
+FAN_IN = 64            # its incoming weights (the bias comes on top)
 BYPASSED = 3           # bypassed units in the GL(k) exercise
 #: The one-input layer of the kink exercise: units 1 and 4 bend at x = 0.5 facing the same
 #: way, unit 2 bends there too but faces the other way.
@@ -16,13 +17,24 @@ KINK_B = torch.tensor([0.3, -1.0, 0.5, 0.1, -2.0], dtype=torch.float64)
 
 @self_check("comego-dead")
 def _dead(answer):
-    answer = as_int(answer, "the number of directions")
-    if answer == OUTGOING + 1 or answer == 2 * OUTGOING:
-        raise Wrong("the incoming weights get zero gradient too, but moving them can revive the "
-                    "unit: they are flat only while it stays dead, and not in every direction")
-    if answer != OUTGOING:
-        raise Wrong("a dead unit outputs zero on every point; which weights does it multiply?")
-    return f"{answer}: every outgoing weight of a dead unit is a flat direction."
+    try:
+        whole_lines, nearby = (as_int(a, "each count") for a in answer)
+    except TypeError:
+        raise Wrong("expected two whole numbers (a, b)") from None
+    except ValueError:
+        raise Wrong("expected exactly two whole numbers (a, b)") from None
+    if whole_lines != OUTGOING:
+        raise Wrong("(a): which weights multiply an output that is zero on every point, "
+                    "however large they get?")
+    if nearby == FAN_IN:
+        raise Wrong("(b): the unit also has a bias, and it gets exactly zero gradient too")
+    if nearby == 0:
+        raise Wrong("(b): does a small move of the incoming weights change any point's side "
+                    "of zero?")
+    if nearby != FAN_IN + 1:
+        raise Wrong("(b): count the parameters that feed the unit's pre-activation")
+    return (f"({whole_lines}, {nearby}): the outgoing weights are flat globally, the incoming "
+            "weights and bias only until the unit fires somewhere.")
 
 
 @self_check("comego-gl")
@@ -57,10 +69,13 @@ def _kinks(answer):
 @self_check("comego-kurtosis")
 def _kurtosis(answer):
     value = as_float(answer, "the kurtosis")
-    if 2.8 < value < 3.2:
-        raise Wrong("that is the Gaussian value: with x = e₁ the pre-activation is one uniform "
-                    "weight, not a sum of many")
-    if not 1.7 < value < 1.9:
-        raise Wrong("kurtosis is E[(z − μ)⁴] / Var(z)²; sample enough initialisations "
-                    "(thousands) for a stable estimate")
-    return f"{value:.2f}, the kurtosis of a uniform distribution (9/5)."
+    if 1.7 < value < 1.9:
+        raise Wrong("that is one uniform weight; here four of them are added")
+    if 2.9 < value < 3.1:
+        raise Wrong("that is the Gaussian limit of many terms; four terms are not yet there")
+    if 2.35 < value < 2.45:
+        raise Wrong("that would be two terms; count the non-zero coordinates of x")
+    if not 2.65 < value < 2.75:
+        raise Wrong("the excess kurtosis (kurtosis − 3) of a sum of k equal independent terms is "
+                    "that of one term divided by k")
+    return f"{value:.2f}: 3 − 6/(5k) with k = 4 equal terms."

@@ -1,0 +1,67 @@
+"""Chapter 8's depth study: does rebalancing make very deep plain ReLU networks trainable?
+
+The claim tested (seed 002 of the course): resetting each neuron's rescale symmetry to the value
+that minimises the total gradient norm made 100+ layer plain ReLU networks trainable and faster.
+For each depth and method the learning rate is tuned on seeds 100-101 (median cost, see
+``symcourse.depth.cost``), then 10 seeds (0-9) are trained at that rate; steps and seconds to the
+target loss are recorded. Writes book/data/depth_study.json, which chapter 8 reads (it re-runs one
+cell live and checks it against this file). Takes about 10-15 minutes on two idle cores:
+
+    .venv/bin/python benchmarks/depth_study.py
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from symcourse import depth as dp  # noqa: E402
+from symcourse.data import mnist1d_task  # noqa: E402
+
+SETTINGS = dict(steps=500, target=2.0, every=10, batch_size=100, width=32)
+DEPTHS = (10, 50, 100)
+LRS = (0.01, 0.02, 0.05, 0.1, 0.2)
+TUNING_SEEDS = (100, 101)
+SEEDS = tuple(range(10))
+OUT = ROOT / "book" / "data" / "depth_study.json"
+
+
+def task():
+    """The data of the study: 1,000 MNIST-1D training signals."""
+    return mnist1d_task(n_samples=1250)
+
+
+def run(depth, method, lr, seed):
+    r = dp.train_deep(task_data, depth, method, lr, seed=seed, **SETTINGS)
+    return {"steps": r.steps_to_target, "diverged": r.diverged, "seconds": round(r.seconds, 3),
+            "final": r.losses[-1] if r.losses else None}
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    task_data = task()
+    results, start = {"settings": SETTINGS, "lrs": LRS, "tuning_seeds": TUNING_SEEDS,
+                      "seeds": SEEDS, "cells": []}, time.perf_counter()
+    for depth in DEPTHS:
+        for method in dp.METHODS:
+            tuning = {lr: statistics.median(
+                dp.cost(dp.DepthRun(r["steps"], r["diverged"], 0, []), SETTINGS["steps"])
+                for r in (run(depth, method, lr, s) for s in TUNING_SEEDS)) for lr in LRS}
+            best = min(LRS, key=lambda lr: (tuning[lr], -lr))
+            runs = [run(depth, method, best, s) for s in SEEDS]
+            results["cells"].append({"depth": depth, "method": method, "lr": best,
+                                     "tuning": {str(k): v for k, v in tuning.items()},
+                                     "runs": runs})
+            reached = sum(r["steps"] is not None for r in runs)
+            print(f"depth {depth:>3} {method:>17}: lr {best}, reached {reached}/{len(runs)}"
+                  f" ({time.perf_counter() - start:.0f} s)", flush=True)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {OUT.relative_to(ROOT)}")
