@@ -8,7 +8,7 @@ Makes the class from the chapter itself: the full edition (all solved), the stud
 stub, or answered wrongly; then replaces five of them with a crash (the kernel exits), an
 endless loop, a submission that deletes every folder it can name, a memory hog and a file that
 is not valid JSON. Grades the folder with ``tools/grade.py`` and prints the time and the
-verdict counts. ``--keep DIR`` leaves the submissions and the gradebook in DIR.
+verdict counts, and fails if the submissions folder changed. ``--keep DIR`` leaves the submissions and the gradebook in DIR.
 """
 from __future__ import annotations
 
@@ -94,7 +94,10 @@ def main() -> int:
         targets = ([str(REPO), str(folder), str(out)] if namespaces_available()
                    else [str(base / "decoy")])
         make_class(folder, args.chapter, args.students, targets)
+        before = {p: p.read_bytes() for p in folder.iterdir()}
         result = grade.grade(folder, out, None, args.jobs, Limits())
+        after = {p: p.read_bytes() for p in folder.iterdir()}
+        assert after == before, "grading changed the submissions folder"
         counts = collections.Counter(v[0] for row in result["rows"]
                                      for v in row["verdicts"].values())
         print(f"{len(result['rows'])} submissions of {args.chapter}, {args.jobs} at a time: "

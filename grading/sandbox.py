@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,8 +84,10 @@ def read_submission(path: Path):
     except json.JSONDecodeError as error:
         return f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
     try:
-        nb = nbformat.reads(text, as_version=4)
-        nbformat.validate(nb)
+        with warnings.catch_warnings():  # cells without ids are common and harmless here
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
+            nbformat.validate(nb)
     except Exception as error:  # nbformat raises several kinds for a malformed notebook
         return f"not a valid notebook ({type(error).__name__}: {str(error).splitlines()[0][:200]})"
     return nb
