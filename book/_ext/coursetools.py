@@ -530,15 +530,18 @@ def drop_doubled_exercise_word(app: Sphinx, doctree: nodes.document, fromdocname
     """``doctree-resolved``: "exercise {ref}`ex-...`" renders as "exercise Exercise 2.5";
     keep only the link's own word."""
     for reference in list(doctree.findall(nodes.reference)):
-        if not reference.astext().startswith("Exercise "):
+        if not reference.astext().startswith("Exercise ") or reference.parent is None:
             continue
-        before = reference.parent.index(reference) - 1 if reference.parent else -1
-        previous = reference.parent[before] if before >= 0 else None
-        if isinstance(previous, nodes.Text):
-            text = str(previous)
+        siblings = reference.parent.children
+        before = siblings.index(reference) - 1
+        while (before >= 0 and isinstance(siblings[before], nodes.Text)
+               and not siblings[before].astext().strip()):  # a soft line break
+            before -= 1
+        if before >= 0 and isinstance(siblings[before], nodes.Text):
+            text = siblings[before].astext()
             trimmed = re.sub(r"(?i)\bexercises?\s*$", "", text)
             if trimmed != text:
-                previous.parent.replace(previous, nodes.Text(trimmed))
+                reference.parent.replace(siblings[before], nodes.Text(trimmed))
 
 
 def share_html_visitors(app: Sphinx) -> None:
