@@ -11,7 +11,7 @@ REPO_URL    ?=
 REPO_BRANCH ?= main
 LAUNCH_CONFIG := _build/launch/_config.yml
 
-.PHONY: env chromium book test execute install-cells student bench clean
+.PHONY: env chromium book test execute install-cells student grade grading-key pdf bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,8 +48,25 @@ install-cells: env
 student: env
 	$(BIN)/python tools/student_edition.py --out student
 
+# Grade a folder of submitted notebooks (never modified): gradebook.csv, details.csv,
+# report.md and report.html in $(GRADES). Each submission runs sandboxed (tools/grade.py).
+SUBMISSIONS ?=
+GRADES      ?= grades
+grade: env
+	$(if $(SUBMISSIONS),,$(error give the folder: make grade SUBMISSIONS=dir))
+	$(BIN)/python tools/grade.py '$(SUBMISSIONS)' --out '$(GRADES)'
+
+# Refresh grading/key.json (reference answers) from the full edition's solutions.
+grading-key: env
+	$(BIN)/python tools/grade.py --make-key
+
+# The whole book as one PDF per edition, offline (Chromium): _build/pdf/{instructor,student}.pdf
+pdf: env chromium
+	$(BIN)/python tools/book_pdf.py --edition instructor
+	$(BIN)/python tools/book_pdf.py --edition student
+
 bench: env
 	$(BIN)/python benchmarks/sweep_vs_loop.py
 
 clean:
-	rm -rf _build .jupyter_cache student
+	rm -rf _build .jupyter_cache student grades

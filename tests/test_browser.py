@@ -23,12 +23,9 @@ missing); Playwright never downloads a browser here.
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
 import json
 import os
 import shutil
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -39,6 +36,11 @@ from pathlib import Path
 import pytest
 
 from bookbuild import ROOT, built_html
+
+import sys  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tools"))
+from book_pdf import serve  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -59,24 +61,7 @@ MATH_SELECTOR = ".math.notranslate"
 # --------------------------------------------------------------------------------------
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
-        pass
-
-
-@contextlib.contextmanager
-def serve(directory: Path):
-    """Serve ``directory`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+# serve(directory): the same local server prints the book to PDF (tools/book_pdf.py).
 
 
 # --------------------------------------------------------------------------------------

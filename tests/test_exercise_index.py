@@ -43,3 +43,44 @@ def test_every_chapter_follows_the_convention_with_at_least_four_exercises():
         exercises = coursetools.notebook_exercises(coursetools.read_notebook(path))
         assert len(exercises) >= 4, path.name
         assert len({e["kind"] for e in exercises}) >= 3, f"{path.name}: exercises should span the kinds"
+
+
+# --- one numbering: chapter.n from the table of contents ---------------------------------
+
+def test_numbers_follow_the_table_of_contents():
+    chapters = coursetools.chapter_numbers(REPO)
+    assert list(chapters.values()) == list(range(1, len(chapters) + 1))
+    numbered = coursetools.numbered_exercises(REPO)
+    numbers = [e["number"] for e in numbered]
+    assert len(set(numbers)) == len(numbers), "an exercise number is used twice"
+    for doc, chapter in chapters.items():
+        own = [e["number"] for e in numbered if e["doc"] == doc]
+        assert own == [f"{chapter}.{n}" for n in range(1, len(own) + 1)], doc
+
+
+def test_index_titles_typeset_math():
+    parts = coursetools._with_math(r"How fast does $\epsilon$ break $H\xi = 0$? Costs \$5")
+    kinds = [type(p).__name__ for p in parts]
+    assert kinds == ["Text", "math", "Text", "math", "Text"]
+    assert parts[1].astext() == r"\epsilon" and parts[3].astext() == r"H\xi = 0"
+
+
+def test_doubled_exercise_word_is_dropped():
+    from docutils import nodes
+    paragraph = nodes.paragraph()
+    paragraph += nodes.Text("as in exercise")
+    paragraph += nodes.Text("\n")  # MyST's soft line break is a node of its own
+    link = nodes.reference("", "", internal=True, refuri="#ex-a")
+    link += nodes.inline("", "Exercise 2.5")
+    paragraph += link
+    document = nodes.document(None, None)
+    document += paragraph
+    coursetools.drop_doubled_exercise_word(None, document, "x")
+    assert " ".join(document.astext().split()) == "as in Exercise 2.5"
+
+
+def test_instructor_guide_names_exercises_by_reference_not_typed_number():
+    import re
+    guide = (REPO / "book" / "instructor.md").read_text(encoding="utf-8")
+    typed = re.findall(r"\b[Ee]xercises? \d+\b", guide)
+    assert not typed, f"typed exercise numbers in the instructor guide: {typed[:5]} (use {{ref}})"

@@ -35,20 +35,30 @@ KERNEL_NAME = "python3"
 CELL_TIMEOUT_SECONDS = 600
 
 
-def git_commit(cwd: Path) -> str | None:
-    """Short hash of HEAD, with ``-dirty`` when the work tree has uncommitted changes."""
+def git_commit(cwd: Path, executed: list[Path] = ()) -> str | None:
+    """Short hash of HEAD, the commit the notebooks are executed at.
+
+    The rule (what the status page shows): the run is recorded at HEAD when every tracked
+    and untracked file other than the notebooks being executed (``executed``, whose outputs
+    this run replaces) is as committed; otherwise the hash gets ``-dirty``, a warning is
+    printed, and ``tests/test_status_commits.py`` fails until the chapter is re-executed on a
+    clean tree.
+    """
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             cwd=cwd, capture_output=True, text=True, check=True,
         ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain"],
+            ["git", "status", "--porcelain", "-z"],
             cwd=cwd, capture_output=True, text=True, check=True,
-        ).stdout.strip()
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    return f"{commit}-dirty" if status else commit
+    skip = {Path(p).resolve() for p in executed}
+    changed = [entry[3:] for entry in status.split("\0") if len(entry) > 3]
+    others = [name for name in changed if (Path(cwd) / name).resolve() not in skip]
+    return f"{commit}-dirty" if others else commit
 
 
 def package_version(name: str) -> str | None:
@@ -123,9 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     # Recorded before any notebook is rewritten, so the first write does not make it dirty.
-    commit = git_commit(REPO)
+    commit = git_commit(REPO, args.notebooks)
     if commit is None:
         print("warning: no git commit found; recording commit as null", file=sys.stderr)
+    elif commit.endswith("-dirty"):
+        print(f"warning: files other than these notebooks differ from {commit[:-6]}; the "
+              "status page will show the run as dirty: commit them and execute again",
+              file=sys.stderr)
 
     for path in args.notebooks:
         path = path.resolve()

@@ -10,7 +10,10 @@ which
   except that each code cell tagged ``solution`` inside it becomes a **stub** (tagged
   ``student-stub``) where the learner writes an answer and runs the same self-check, which
   reports "not yet solved" until they do;
-* all other cells keep their source.
+* all other cells keep their source;
+* instructor-only pages (:data:`INSTRUCTOR_ONLY`: the instructor guide, which names answers and
+  discusses them) are left out, files and table-of-contents entries both. The grading key and
+  rules (``grading/``) are never copied: only ``book/`` and the two configuration files are.
 
 It then runs each student notebook top to bottom (``tools/execute_notebooks.py``), which proves
 that the stubs do not break the notebook and stores their "not yet solved" verdicts, and builds
@@ -30,6 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SOLUTION_TAG = "solution"
 STUB_TAG = "student-stub"
+#: Pages of the full edition only (document names as in _toc.yml).
+INSTRUCTOR_ONLY = ("book/instructor",)
 _CHECK_CALL = re.compile(r"""check\(\s*["']([^"']+)["']""")
 _FENCE_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\s*\{(?P<name>[\w:-]+)\}")
 
@@ -112,6 +117,13 @@ def student_notebook(nb: dict) -> dict:
     return result
 
 
+def student_toc(toc: str) -> str:
+    """``_toc.yml`` text without the entries of :data:`INSTRUCTOR_ONLY` pages."""
+    for doc in INSTRUCTOR_ONLY:
+        toc = re.sub(rf"^[ \t]*- file:\s*{re.escape(doc)}\s*\n", "", toc, flags=re.MULTILINE)
+    return toc
+
+
 def toc_notebooks(root: Path) -> list[Path]:
     """Notebooks of the book, from the files named in _toc.yml that exist as .ipynb."""
     names = re.findall(r"file:\s*(\S+)", (root / "_toc.yml").read_text(encoding="utf-8"))
@@ -125,10 +137,14 @@ def write_edition(out: Path) -> list[Path]:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(REPO / name, out / name)
+    shutil.copy2(REPO / "_config.yml", out / "_config.yml")
+    (out / "_toc.yml").write_text(student_toc((REPO / "_toc.yml").read_text(encoding="utf-8")),
+                                  encoding="utf-8")
     shutil.copytree(REPO / "book", out / "book",
                     ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", ".ipynb_checkpoints"))
+    for doc in INSTRUCTOR_ONLY:
+        for page in (out / doc).parent.glob(Path(doc).name + ".*"):
+            page.unlink()
     written = []
     for source in toc_notebooks(REPO):
         nb = json.loads(source.read_text(encoding="utf-8"))

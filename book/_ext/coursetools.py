@@ -430,6 +430,33 @@ def notebook_exercises(nb: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def chapter_numbers(root: str | Path) -> dict[str, int]:
+    """Chapter number of each chapter document, from its place in ``_toc.yml``: the files of the
+    part captioned "Chapters" are chapters 1, 2, ... in order (never typed by hand)."""
+    import yaml
+
+    toc = yaml.safe_load((Path(root) / "_toc.yml").read_text(encoding="utf-8"))
+    for part in toc.get("parts", []):
+        if str(part.get("caption", "")).lower() == "chapters":
+            return {entry["file"]: number
+                    for number, entry in enumerate(part.get("chapters", []), start=1)}
+    return {}
+
+
+def numbered_exercises(root: str | Path) -> list[dict[str, Any]]:
+    """Every exercise of the book in reading order, each with ``number`` "chapter.n" (the one
+    number the book, the exercise index, the instructor guide and the gradebook use),
+    ``chapter`` (number) and ``doc`` (the chapter's document name) added."""
+    found = []
+    for doc, chapter in chapter_numbers(root).items():
+        path = Path(root) / f"{doc}.ipynb"
+        if path.exists():
+            for n, exercise in enumerate(notebook_exercises(read_notebook(path)), start=1):
+                found.append({**exercise, "number": f"{chapter}.{n}", "chapter": chapter,
+                              "doc": doc})
+    return found
+
+
 class exercise_index(nodes.General, nodes.Element):
     """Placeholder replaced by the exercise table once all documents are read."""
 
@@ -440,30 +467,94 @@ class ExerciseIndexDirective(CourseStatusDirective):
     placeholder = exercise_index
 
 
+_INLINE_MATH = re.compile(r"(?<!\\)\$([^$\n]+?)(?<!\\)\$")
+
+
+def _with_math(text: str) -> list[nodes.Node]:
+    """``text`` as docutils nodes, each ``$...$`` as typeset inline math."""
+    parts: list[nodes.Node] = []
+    position = 0
+    for match in _INLINE_MATH.finditer(text):
+        if match.start() > position:
+            parts.append(nodes.Text(text[position:match.start()]))
+        parts.append(nodes.math(match.group(0), match.group(1)))
+        position = match.end()
+    if position < len(text):
+        parts.append(nodes.Text(text[position:]))
+    return parts
+
+
 def _build_exercise_table(app: Sphinx, fromdocname: str) -> nodes.table:
     env = app.env
-    headers = ["Chapter", "Exercise", "Kind", "Time (min)", "Self-check"]
+    headers = ["No.", "Chapter", "Exercise", "Kind", "Time (min)", "Self-check"]
     notebooks = dict(_notebook_docs(env))
-    ordered = [d for d in _toc_order(env, app.config.root_doc) if d in notebooks]
-    table, body = _empty_table("exercise-index", headers, (22, 40, 12, 10, 16))
-    for docname in ordered:
+    table, body = _empty_table("exercise-index", headers, (6, 20, 38, 10, 8, 16))
+    for exercise in numbered_exercises(app.srcdir):
+        docname = exercise["doc"]
+        if docname not in notebooks:
+            continue
         title = env.titles.get(docname)
         chapter = title.astext() if title is not None else docname
-        for exercise in notebook_exercises(read_notebook(notebooks[docname])):
-            uri = app.builder.get_relative_uri(fromdocname, docname) + "#" + exercise["label"]
-            row = nodes.row()
-            row += _cell(chapter)
-            row += _cell(nodes.reference("", exercise["title"], internal=True, refuri=uri))
-            row += _cell(exercise["kind"])
-            row += _cell(str(exercise["minutes"]))
-            row += _cell(", ".join(exercise["checks"]) or "— (prose answer)")
-            body += row
+        uri = app.builder.get_relative_uri(fromdocname, docname) + "#" + exercise["label"]
+        link = nodes.reference("", "", internal=True, refuri=uri)
+        link.extend(_with_math(exercise["title"]))
+        row = nodes.row()
+        row += _cell(exercise["number"])
+        row += _cell(chapter)
+        row += _cell(link)
+        row += _cell(exercise["kind"])
+        row += _cell(str(exercise["minutes"]))
+        row += _cell(", ".join(exercise["checks"]) or "— (prose answer)")
+        body += row
     return table
 
 
 def render_exercise_indexes(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
     for node in doctree.findall(exercise_index):
         node.replace_self(_build_exercise_table(app, fromdocname))
+
+
+def number_exercises_by_chapter(app: Sphinx, env: Any) -> list[str]:
+    """``env-get-updated`` (after Sphinx numbers figures): exercise ``n`` of chapter ``c`` is
+    "Exercise c.n" in its box, its solution and every reference, the number
+    :func:`numbered_exercises` gives the index, the instructor guide and the gradebook."""
+    for docname, chapter in chapter_numbers(app.srcdir).items():
+        numbers = env.toc_fignumbers.get(docname, {}).get("exercise")
+        if numbers:
+            for n, node_id in enumerate(sorted(numbers, key=numbers.get), start=1):
+                numbers[node_id] = (chapter, n)
+    return []
+
+
+def drop_doubled_exercise_word(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
+    """``doctree-resolved``: "exercise {ref}`ex-...`" renders as "exercise Exercise 2.5";
+    keep only the link's own word."""
+    for reference in list(doctree.findall(nodes.reference)):
+        if not reference.astext().startswith("Exercise ") or reference.parent is None:
+            continue
+        siblings = reference.parent.children
+        before = siblings.index(reference) - 1
+        while (before >= 0 and isinstance(siblings[before], nodes.Text)
+               and not siblings[before].astext().strip()):  # a soft line break
+            before -= 1
+        if before >= 0 and isinstance(siblings[before], nodes.Text):
+            text = siblings[before].astext()
+            trimmed = re.sub(r"(?i)\bexercises?\s*$", "", text)
+            if trimmed != text:
+                reference.parent.replace(siblings[before], nodes.Text(trimmed))
+
+
+def share_html_visitors(app: Sphinx) -> None:
+    """``builder-inited``: the one-page builder (``singlehtml``, used by ``make pdf``) gets
+    every node visitor registered for ``html`` that it lacks. Once any extension registers a
+    visitor for ``singlehtml`` by name, Sphinx stops falling back to the ``html`` ones, and
+    sphinx-proof's nodes (registered for ``html`` only) would fail the build."""
+    if app.builder.name != "singlehtml":
+        return
+    handlers = app.registry.translation_handlers
+    own = handlers.setdefault("singlehtml", {})
+    for node, visitors in handlers.get("html", {}).items():
+        own.setdefault(node, visitors)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -473,6 +564,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_node(exercise_index)
     app.add_directive("exercise-index", ExerciseIndexDirective)
     app.connect("doctree-resolved", render_exercise_indexes)
+    app.connect("doctree-resolved", drop_doubled_exercise_word)
+    app.connect("builder-inited", share_html_visitors)
+    app.connect("env-get-updated", number_exercises_by_chapter, priority=900)
     app.connect("config-inited", drop_injected_vendor_files, priority=900)
     app.connect("env-before-read-docs", check_stored_outputs)
     app.connect("doctree-resolved", render_status_tables)
