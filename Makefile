@@ -14,7 +14,9 @@ LAUNCH_CONFIG := _build/launch/_config.yml
 # torch fast when other programs use the cores. Exported to every command below, and
 # written into the Jupyter kernel's environment.
 export OMP_WAIT_POLICY := PASSIVE
-# Notebooks of the test run execute in parallel, one worker per core, one thread each.
+# Notebooks of the test run execute in parallel (pytest-xdist), one worker per core, one
+# thread each. --dist loadfile keeps each file together on one worker: a notebook's cells
+# share one kernel. (loadgroup would also do, but with pytest 9.2 it silently ignores groups.)
 TEST_WORKERS ?= 2
 
 .PHONY: env chromium book test execute install-cells student bench clean
@@ -41,7 +43,7 @@ chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 test: env chromium
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 execute: env
 	$(BIN)/python tools/execute_notebooks.py book/*.ipynb

@@ -7,10 +7,10 @@ also compare every stored PNG with the fresh one (``tests/nbimages.py``; toleran
 ``PNG_RMS_TOLERANCE`` there). A cell whose plot changed fails with the RMS in its
 report, and the stored, fresh and diff images are saved under ``_build/image-diffs/``.
 
-It also keeps parallel runs (``pytest -n 2 --dist loadgroup``, as ``make test`` does)
-correct: each notebook's cells stay together on one worker, as do the tests of the one
-strict book build; and after a complete, passing run it records the suite's wall time in
-``tests/suite_time.json`` for the book's status page.
+It also works in parallel runs (``pytest -n 2 --dist loadfile``, as ``make test`` does:
+a notebook's cells, one file, stay together on one worker; only the controlling process
+clears old image diffs), and after a complete, passing run it records the suite's wall
+time in ``tests/suite_time.json`` for the book's status page.
 """
 
 from __future__ import annotations
@@ -55,26 +55,6 @@ def pytest_configure(config):
             stale.unlink()
     install_nbval_png_check(diff_dir, PNG_RMS_TOLERANCE)
     config._symcourse_started = time.perf_counter()
-
-
-# --------------------------------------------------------------------------------------
-# Parallel runs (pytest -n 2 --dist loadgroup, as `make test` does)
-# --------------------------------------------------------------------------------------
-
-#: Tests that share the strict book build (the session fixture ``book_build``) run in one
-#: worker, so the book is built once per run and the browser test sees that build.
-BOOK_BUILD_GROUP = "book-build"
-
-
-def pytest_collection_modifyitems(config, items):
-    """Keep each notebook's cells together, in order, on one worker (they share a kernel),
-    and every test of the real book's build on one worker. Without xdist, marks only."""
-    for item in items:
-        path = Path(str(item.fspath))
-        if path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.xdist_group(name=f"notebook-{path.stem}"))
-        elif "book_build" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group(name=BOOK_BUILD_GROUP))
 
 
 # --------------------------------------------------------------------------------------

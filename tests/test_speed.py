@@ -156,26 +156,6 @@ def _root_conftest():
     return module
 
 
-def test_notebook_cells_and_book_build_tests_are_grouped():
-    conftest = _root_conftest()
-
-    class Item:
-        def __init__(self, path, fixtures=()):
-            self.fspath, self.fixturenames, self.marks = path, list(fixtures), []
-
-        def add_marker(self, mark):
-            self.marks.append(mark)
-
-    cells = [Item("book/01_stall.ipynb"), Item("book/01_stall.ipynb"), Item("book/03_x.ipynb")]
-    build = Item("tests/test_browser.py", ["book_build", "tmp_path"])
-    plain = Item("tests/test_sweeps.py", ["task"])
-    conftest.pytest_collection_modifyitems(None, cells + [build, plain])
-    groups = [[m.kwargs["name"] for m in item.marks if m.name == "xdist_group"] for item in cells]
-    assert groups == [["notebook-01_stall"], ["notebook-01_stall"], ["notebook-03_x"]]
-    assert [m.kwargs["name"] for m in build.marks] == [conftest.BOOK_BUILD_GROUP]
-    assert plain.marks == []
-
-
 def test_suite_record_only_for_a_full_passing_run(tmp_path, monkeypatch):
     conftest = _root_conftest()
     record = conftest.suite_record(312.44, 250, 2, "abc1234")
