@@ -66,8 +66,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--loaded-only", action="store_true", help="skip the first condition")
     args = parser.parse_args(argv)
-    measure("as the machine is", args.repeats, args.seeds, args.steps)
+    if not args.loaded_only:
+        measure("as the machine is", args.repeats, args.seeds, args.steps)
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
     try:
         time.sleep(1.0)

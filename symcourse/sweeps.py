@@ -194,8 +194,9 @@ class GramEngine:
     (theta_k . x - y) x = (2/N) (G_k theta_k - b_k)``, with the region's Gram matrix
     ``G_k = sum x x^T`` and moment ``b_k = sum y x`` (``x`` with its ones column). So a step
     needs the winners (one matrix product for all units) and one product of the 0/1 winner
-    masks with a fixed table of per-point features ``[x_i x_j (i <= j), y x]``; everything
-    else is (S, K, A)-sized. The sums are taken in another order than :func:`loss_and_grad`,
+    masks with a fixed table of per-point features ``[x_i x_j (i <= j), y x, 1]`` (with two
+    units only for the smaller region of each seed, the other being the totals minus it);
+    everything else is (S, K, A)-sized. The sums are taken in another order than :func:`loss_and_grad`,
     so results agree with it (and the per-seed loop) up to float rounding, not bit for bit.
     Without dropout only. Introduced in chapter 1 (the sweep engine).
     """
