@@ -11,9 +11,9 @@ import torch
 from . import _checks
 
 #: Threads ``setup()`` gives torch unless told otherwise. One: the course's models are tiny,
-#: a second thread gains little on an idle machine, and a thread that waits for a busy
-#: core can stall every parallel operation when other programs use the CPU (numbers in
-#: the README, section "Speed"; measured with benchmarks/threads_under_load.py).
+#: and under background load two threads with OpenMP's default (spinning) wait policy were
+#: 6-9 times slower than one thread, which needs no environment variable to stay fast
+#: (README, section "Speed"; measured with benchmarks/threads_under_load.py).
 DEFAULT_THREADS = 1
 
 #: With more than one thread, OpenMP's waiting threads should sleep rather than spin. The
