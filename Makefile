@@ -10,13 +10,22 @@ STAMP  := $(VENV)/.installed
 REPO_URL    ?=
 REPO_BRANCH ?= main
 LAUNCH_CONFIG := _build/launch/_config.yml
+# OpenMP threads that wait sleep instead of spinning (read once, when torch starts): keeps
+# torch fast when other programs use the cores. Exported to every command below, and
+# written into the Jupyter kernel's environment.
+export OMP_WAIT_POLICY := PASSIVE
+# Notebooks of the test run execute in parallel (pytest-xdist), one worker per core, one
+# thread each. --dist loadfile keeps each file together on one worker: a notebook's cells
+# share one kernel. (loadgroup would also do, but with pytest 9.2 it silently ignores groups.)
+TEST_WORKERS ?= 2
 
 .PHONY: env chromium book test execute install-cells student grade grading-key pdf bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 \
+	    --env OMP_WAIT_POLICY PASSIVE >/dev/null
 	touch $(STAMP)
 
 env: $(STAMP)
@@ -34,7 +43,7 @@ chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 test: env chromium
-	$(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 execute: env
 	$(BIN)/python tools/execute_notebooks.py book/*.ipynb

@@ -14,9 +14,11 @@ import torch
 
 from . import _checks
 from .data import MaxAffineTask
+from .progress import progress_bar
 from .models import augment, init_theta, load_theta, mse, question_network, theta_from_network
 
 OPTIMIZERS = ("adam", "sgd")
+ENGINES = ("exact", "gram")
 
 
 @dataclass
@@ -146,10 +148,10 @@ def loss_and_grad(theta, Xa, y, *, input_scale=None, unit_scale=None, need_loss=
     ws = workspace or Workspace(S, K, N, A, theta.dtype)
     if input_scale is not None:  # each seed sees its own inputs, stored input-major: (A, S, N)
         inputs = Xa.T.unsqueeze(1) * input_scale.permute(2, 0, 1)
+    if input_scale is None:  # every unit of every seed in one product, unit-major (K*S, N)
+        torch.mm(theta.transpose(0, 1).reshape(K * S, A), Xa.T, out=ws.z.view(K * S, N))
     for k in range(K):
-        if input_scale is None:
-            torch.mm(theta[:, k], Xa.T, out=ws.z[k])
-        else:
+        if input_scale is not None:
             torch.mul(inputs[0], theta[:, k, :1], out=ws.z[k])
             for a in range(1, A):
                 ws.z[k].addcmul_(inputs[a], theta[:, k, a:a + 1])
@@ -167,8 +169,8 @@ def loss_and_grad(theta, Xa, y, *, input_scale=None, unit_scale=None, need_loss=
             torch.maximum(ws.out, ws.z[k], out=ws.out)
     torch.sub(ws.out, y, out=ws.residual)
     torch.mul(ws.residual, 2.0 / N, out=ws.scaled)
-    if K == 2:
-        torch.mul(ws.scaled, ws.better, out=ws.per_unit[1])
+    if K == 2:  # a 0/1 factor of the same dtype gives the same products as the boolean mask
+        torch.mul(ws.scaled, ws.better.to(ws.scaled.dtype, copy=False), out=ws.per_unit[1])
         torch.sub(ws.scaled, ws.per_unit[1], out=ws.per_unit[0])
     else:
         for k in range(K):
@@ -183,6 +185,98 @@ def loss_and_grad(theta, Xa, y, *, input_scale=None, unit_scale=None, need_loss=
             torch.bmm(inputs.transpose(0, 1), ws.per_unit[k].unsqueeze(-1), out=ws.grad[:, k].unsqueeze(-1))
     loss = ws.residual.square().mean(dim=1) if need_loss else None
     return loss, ws.grad
+
+
+class GramEngine:
+    """The gradient from each unit's region moments: the fast engine (``engine="gram"``).
+
+    Unit ``k``'s gradient of the MSE is ``(2/N) * sum over the points it wins of
+    (theta_k . x - y) x = (2/N) (G_k theta_k - b_k)``, with the region's Gram matrix
+    ``G_k = sum x x^T`` and moment ``b_k = sum y x`` (``x`` with its ones column). So a step
+    needs the winners (one matrix product for all units) and one product of the 0/1 winner
+    masks with a fixed table of per-point features ``[x_i x_j (i <= j), y x, 1]`` (with two
+    units only for the smaller region of each seed, the other being the totals minus it);
+    everything else is (S, K, A)-sized. The sums are taken in another order than :func:`loss_and_grad`,
+    so results agree with it (and the per-seed loop) up to float rounding, not bit for bit.
+    Without dropout only. Introduced in chapter 1 (the sweep engine).
+    """
+
+    def __init__(self, S: int, K: int, Xa: torch.Tensor, y: torch.Tensor):
+        N, A = Xa.shape
+        self.S, self.K, self.N, self.A = S, K, N, A
+        rows, cols = torch.triu_indices(A, A)
+        # (M, N), M = A(A+1)/2 + A + 1: the features whose region sums give G_k, b_k and the
+        # number of points the unit wins
+        self.features = torch.cat([(Xa[:, rows] * Xa[:, cols]).T, (Xa * y[:, None]).T,
+                                   torch.ones(1, N, dtype=Xa.dtype)]).contiguous()
+        self.totals = self.features.sum(dim=1, keepdim=True)
+        pair = torch.empty(A, A, dtype=torch.long)
+        pair[rows, cols] = torch.arange(len(rows))
+        pair[cols, rows] = torch.arange(len(rows))
+        self.pair = pair.view(-1)  # G_k[i, j] = sums[pair[i, j]]
+        self.moment = slice(len(rows), len(rows) + A)  # b_k = sums[moment]
+        self.XaT = Xa.T.contiguous()
+        self.y = y
+        self.scale = 2.0 / N
+        dtype = Xa.dtype
+        M = len(self.features)
+        self.z = torch.empty(K * S, N, dtype=dtype)
+        self.mask = torch.empty(K, S, N, dtype=dtype)
+        self.sums = torch.empty(M, K * S, dtype=dtype)
+        self.g = torch.empty(S, K, A, dtype=dtype)
+        if K == 2:
+            # Per seed, only the region with fewer points is summed; the other is the totals
+            # minus it, whose rounding error is then small next to its own size. The choice
+            # (unit 1 when ``pick`` is 1) follows the previous step's counts.
+            # Summing unit 0's region means testing z1 - z0 <= 0, i.e. -(z1 - z0) > -tiny with
+            # tiny the smallest positive float (ties go to unit 0); ``pick`` is the sign used.
+            self.small = torch.empty(M, S, dtype=dtype)
+            self.pick = torch.ones(S, 1, dtype=dtype)
+            self.threshold = torch.zeros(S, 1, dtype=dtype)
+            self.tiny = torch.finfo(dtype).smallest_normal * torch.finfo(dtype).eps
+
+    def masks(self, theta: torch.Tensor) -> torch.Tensor:
+        """Each unit's 0/1 winner mask (K, S, N); ties go to the lower-numbered unit."""
+        S, K, A, N = self.S, self.K, self.A, self.N
+        torch.mm(theta.transpose(0, 1).reshape(K * S, A), self.XaT, out=self.z)
+        self.mask.copy_(winner_mask(self.z.view(K, S, N).transpose(0, 1)).transpose(0, 1))
+        return self.mask
+
+    def loss(self, theta: torch.Tensor) -> torch.Tensor:
+        """Training loss per seed, computed point by point as :func:`loss_and_grad` does."""
+        z = torch.mm(theta.transpose(0, 1).reshape(self.K * self.S, self.A), self.XaT)
+        return (z.view(self.K, self.S, self.N).amax(dim=0) - self.y).square().mean(dim=1)
+
+    def _region_sums(self, theta: torch.Tensor) -> None:
+        """Every unit's feature sums into ``self.sums`` (M, K*S), unit-major."""
+        S, K = self.S, self.K
+        if K != 2:
+            torch.mm(self.features, self.masks(theta).view(K * S, self.N).T, out=self.sums)
+            return
+        small = self.mask[0]
+        torch.mm((theta[:, 1] - theta[:, 0]).mul_(self.pick), self.XaT, out=self.z[:S])
+        torch.gt(self.z[:S], self.threshold, out=small)  # straight into floats: fast
+        torch.mm(self.features, small.T, out=self.small)
+        unit1, unit0 = self.sums[:, S:], self.sums[:, :S]
+        other = self.totals - self.small
+        take = self.pick.T > 0
+        torch.where(take, self.small, other, out=unit1)
+        torch.where(take, other, self.small, out=unit0)
+        # A region with no points sums to exactly zero (no rounding noise for Adam to amplify)
+        self.sums.masked_fill_(self.sums[-1:] == 0, 0.0)
+        # next step: sum whichever unit has fewer points now
+        fewer0 = (unit1[-1] > unit0[-1]).unsqueeze(1)
+        self.pick.fill_(1.0).masked_fill_(fewer0, -1.0)
+        self.threshold.zero_().masked_fill_(fewer0, -self.tiny)
+
+    def grad(self, theta: torch.Tensor) -> torch.Tensor:
+        """Gradient of every seed's MSE with respect to ``theta`` (S, K, A); a reused buffer."""
+        S, K, A = self.S, self.K, self.A
+        self._region_sums(theta)
+        gram = self.sums.index_select(0, self.pair).view(A, A, K, S)  # [a, b, k, s]
+        g = (gram * theta.permute(2, 1, 0).unsqueeze(0)).sum(dim=1)  # (A, K, S)
+        g.sub_(self.sums[self.moment].view(A, K, S)).mul_(self.scale)
+        return self.g.copy_(g.permute(2, 1, 0))
 
 
 def _dropout_scale(shape, p, generator, dtype, append_ones=False):
@@ -224,7 +318,8 @@ def train_sweep(task: MaxAffineTask, seeds=500, *, units: int = 2, bias: bool = 
                 momentum: float = 0.0, weight_decay: float = 0.0, dropout_before: float = 0.0,
                 dropout_after: float = 0.0, record_every: int = 10, record_params: bool = False,
                 theta0: torch.Tensor | None = None, chunk_size: int = 256, dropout_seed: int = 0,
-                dtype: torch.dtype = torch.float32) -> SweepResult:
+                dtype: torch.dtype = torch.float32, engine: str = "exact",
+                progress: bool | None = None) -> SweepResult:
     """Train the question's network from every seed's default initialisation, all seeds at once.
 
     ``seeds`` is a count (``range(n)``) or a list; seed ``s`` starts from
@@ -233,9 +328,20 @@ def train_sweep(task: MaxAffineTask, seeds=500, *, units: int = 2, bias: bool = 
     L2 ``weight_decay`` added to the gradient (as ``torch.optim`` does), optional dropout before or
     after the linear layer. Losses are recorded every ``record_every`` steps (and after the last
     step); with ``record_params`` the parameters too. Introduced in chapter 1.
+
+    ``engine`` picks how gradients are summed: ``"exact"`` (point by point, the results every
+    chapter stores) or ``"gram"`` (:class:`GramEngine`, several times faster, equal to it up to
+    float rounding; no dropout). ``progress`` shows a bar (see :mod:`symcourse.progress`;
+    ``None``: only when someone is watching, never in the test run).
     """
     _validate(task, steps, optimizer, lr, momentum, weight_decay, record_every, dropout_before, dropout_after)
     _checks.positive("chunk_size", chunk_size, integer=True)
+    _checks.choice("engine", engine, ENGINES)
+    if engine == "gram" and (dropout_before or dropout_after):
+        raise ValueError(f"engine='gram' trains without dropout; got dropout_before={dropout_before}, "
+                         f"dropout_after={dropout_after} (use engine='exact')")
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
     seeds = _checks.seeds(seeds)
     D = task.in_dim
     if theta0 is None:
@@ -249,38 +355,78 @@ def train_sweep(task: MaxAffineTask, seeds=500, *, units: int = 2, bias: bool = 
     loss = torch.empty(len(recorded), len(seeds), dtype=dtype)
     history = torch.empty(len(recorded), *theta0.shape, dtype=dtype) if record_params else None
     theta = theta0.clone()
+    options = dict(optimizer=optimizer, lr=lr, betas=betas, eps=eps, momentum=momentum,
+                   weight_decay=weight_decay, dropout_before=dropout_before, dropout_after=dropout_after)
     start = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), progress_bar(total=len(seeds) * steps, desc="train_sweep",
+                                              unit="seed-step", enabled=progress) as bar:
         for lo in range(0, len(seeds), chunk_size):
             part = slice(lo, lo + chunk_size)
             generator = torch.Generator().manual_seed(dropout_seed * 1_000_003 + seeds[lo])
-            opt = _make_optimizer(optimizer, theta[part], lr, betas, eps, momentum, weight_decay)
-            workspace = Workspace(theta[part].shape[0], units, Xa.shape[0], Xa.shape[1], dtype)
-            row = 0
-            for t in range(steps + 1):
-                record = t == recorded[row]
-                input_scale = unit_scale = None
-                if dropout_before:
-                    input_scale = _dropout_scale((theta[part].shape[0], Xa.shape[0], D), dropout_before,
-                                                 generator, dtype, append_ones=bias)
-                if dropout_after:
-                    unit_scale = _dropout_scale((theta[part].shape[0], units, Xa.shape[0]), dropout_after,
-                                                generator, dtype)
-                batch_loss, grad = loss_and_grad(theta[part], Xa, y, input_scale=input_scale,
-                                                 unit_scale=unit_scale, need_loss=record, workspace=workspace)
-                if record:
-                    loss[row, part] = batch_loss
-                    if record_params:
-                        history[row, part] = theta[part]
-                    row += 1
-                if t < steps:
-                    opt.step(theta[part], grad)
+            run = _run_gram if engine == "gram" else _run_exact
+            run(theta[part], Xa, y, D, bias, units, steps, recorded, generator, options,
+                loss[:, part], None if history is None else history[:, part], bar)
     seconds = time.perf_counter() - start
     config = _settings(task, units=units, bias=bias, steps=steps, optimizer=optimizer, lr=lr, betas=betas,
                        eps=eps, momentum=momentum, weight_decay=weight_decay, dropout_before=dropout_before,
                        dropout_after=dropout_after, record_every=record_every)
     return SweepResult(seeds=seeds, theta0=theta0, theta=theta, steps=torch.tensor(recorded), loss=loss,
                        history=history, config=config, seconds=seconds)
+
+
+#: Progress is reported after this many steps of a chunk (a bar update costs microseconds).
+PROGRESS_EVERY = 100
+
+
+def _tick(bar, t: int, steps: int, seeds: int) -> None:
+    """Advance ``bar`` every :data:`PROGRESS_EVERY` steps and after the last one."""
+    if (t + 1) % PROGRESS_EVERY == 0 or t + 1 == steps:
+        bar.update(seeds * (t + 1 - t // PROGRESS_EVERY * PROGRESS_EVERY))
+
+
+def _run_exact(theta, Xa, y, D, bias, units, steps, recorded, generator, o, loss, history, bar):
+    """One chunk of seeds, point by point (:func:`loss_and_grad`), updating ``theta`` in place."""
+    S = theta.shape[0]
+    opt = _make_optimizer(o["optimizer"], theta, o["lr"], o["betas"], o["eps"], o["momentum"],
+                          o["weight_decay"])
+    workspace = Workspace(S, units, Xa.shape[0], Xa.shape[1], Xa.dtype)
+    row = 0
+    for t in range(steps + 1):
+        record = t == recorded[row]
+        input_scale = unit_scale = None
+        if o["dropout_before"]:
+            input_scale = _dropout_scale((S, Xa.shape[0], D), o["dropout_before"], generator, Xa.dtype,
+                                         append_ones=bias)
+        if o["dropout_after"]:
+            unit_scale = _dropout_scale((S, units, Xa.shape[0]), o["dropout_after"], generator, Xa.dtype)
+        batch_loss, grad = loss_and_grad(theta, Xa, y, input_scale=input_scale, unit_scale=unit_scale,
+                                         need_loss=record, workspace=workspace)
+        if record:
+            loss[row] = batch_loss
+            if history is not None:
+                history[row] = theta
+            row += 1
+        if t < steps:
+            opt.step(theta, grad)
+            _tick(bar, t, steps, S)
+
+
+def _run_gram(theta, Xa, y, D, bias, units, steps, recorded, generator, o, loss, history, bar):
+    """One chunk of seeds with :class:`GramEngine`, updating ``theta`` in place."""
+    S = theta.shape[0]
+    opt = _make_optimizer(o["optimizer"], theta, o["lr"], o["betas"], o["eps"], o["momentum"],
+                          o["weight_decay"])
+    engine = GramEngine(S, units, Xa, y)
+    row = 0
+    for t in range(steps + 1):
+        if t == recorded[row]:
+            loss[row] = engine.loss(theta)
+            if history is not None:
+                history[row] = theta
+            row += 1
+        if t < steps:
+            opt.step(theta, engine.grad(theta))
+            _tick(bar, t, steps, S)
 
 
 def train_loop(task: MaxAffineTask, seeds=1, *, units: int = 2, bias: bool = True, steps: int = 4000,
@@ -346,4 +492,4 @@ def eval_mse(result: SweepResult, task: MaxAffineTask) -> torch.Tensor:
     return mse(result.theta, task.X.to(result.theta.dtype), task.y)
 
 
-__all__ = ["OPTIMIZERS", "SweepResult", "train_sweep", "train_loop", "loss_and_grad", "winner_mask", "eval_mse"]
+__all__ = ["OPTIMIZERS", "ENGINES", "GramEngine", "SweepResult", "train_sweep", "train_loop", "loss_and_grad", "winner_mask", "eval_mse"]

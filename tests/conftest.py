@@ -6,6 +6,11 @@ holds what several test modules here need.)
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import subprocess
+
 import pytest
 import torch
 
@@ -23,13 +28,31 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def book_build(tmp_path_factory):
-    """The real book, built strictly once per session into a temporary folder.
+    """The real book, built strictly once per test run into a temporary folder.
 
     Returns ``(completed_process, html_dir)``; used by test_book.py and test_browser.py.
+    In a parallel run (pytest-xdist) the workers share one build: the first to need it
+    builds it under a file lock, the others wait and reuse it (and its recorded result).
     """
-    output = tmp_path_factory.mktemp("book")
-    result = build(ROOT, output)
-    return result, output / "_build" / "html"
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        output = tmp_path_factory.mktemp("book")
+        return build(ROOT, output), output / "_build" / "html"
+    shared = tmp_path_factory.getbasetemp().parent / "book-shared"  # common to all workers
+    shared.mkdir(exist_ok=True)
+    record = shared / "build-result.json"
+    with open(shared / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not record.is_file():
+                result = build(ROOT, shared)
+                record.write_text(json.dumps({"args": result.args, "returncode": result.returncode,
+                                              "stdout": result.stdout, "stderr": result.stderr}))
+            saved = json.loads(record.read_text())
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    result = subprocess.CompletedProcess(saved["args"], saved["returncode"], saved["stdout"],
+                                         saved["stderr"])
+    return result, shared / "_build" / "html"
 
 
 #: Lines the browser test wants a person to see (screenshot folder, sizes, timing),

@@ -8,14 +8,17 @@ widget state stored). The first error stops everything with a non-zero exit, and
 notebook that failed is left as it was on disk. After a clean run the notebook is
 written back with its new outputs and ``metadata.symcourse.executed`` =
 ``{date, commit, seconds, python, torch}``, which the book's "Execution status" page
-reads. Cell sources are never changed, and the environment (``OMP_NUM_THREADS``
-included) is passed to the kernel unchanged.
+reads. Cell sources are never changed. The kernel gets this process's environment
+(``OMP_NUM_THREADS`` included) plus two settings (:data:`KERNEL_ENV`): OpenMP's waiting
+threads sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``, unless set otherwise), and
+progress bars are off, so the stored outputs hold nothing that changes from run to run.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import subprocess
 import sys
@@ -32,6 +35,9 @@ sys.path.insert(0, str(REPO / "book" / "_ext"))
 from coursetools import BUDGET_SECONDS, execution_seconds  # noqa: E402
 
 KERNEL_NAME = "python3"
+#: Set for the kernels (before torch starts in them); ``setdefault`` ones keep a value given.
+KERNEL_ENV = {"SYMCOURSE_NO_PROGRESS": "1"}
+KERNEL_ENV_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
 CELL_TIMEOUT_SECONDS = 600
 
 
@@ -131,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)
         return 2
+
+    os.environ.update(KERNEL_ENV)  # kernels inherit this process's environment
+    for name, value in KERNEL_ENV_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
     # Recorded before any notebook is rewritten, so the first write does not make it dirty.
     commit = git_commit(REPO, args.notebooks)

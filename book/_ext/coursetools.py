@@ -17,7 +17,9 @@ Registered in ``_config.yml`` (``sphinx: local_extensions: {coursetools: book/_e
    table-of-contents order: chapter title, run time computed from the per-cell timing
    nbclient records, the date, commit and versions of the last verified run
    (``metadata.symcourse.executed``, written by ``tools/execute_notebooks.py``), and
-   whether the chapter stays within the time budget.
+   whether the chapter stays within the 30 s goal and the 60 s limit; below the table, the
+   wall time of the last full test run (``tests/suite_time.json``, written by the root
+   ``conftest.py`` after a complete, passing run).
 
 3. **Vendored-asset guard.** Jupyter Book 1 adds every ``*.js``/``*.css`` found under
    *all* ``html_static_path`` folders to every page as soon as a ``_static`` folder
@@ -52,8 +54,12 @@ __version__ = "0.1.0"
 
 logger = logging.getLogger(__name__)
 
-#: Per-chapter budget for a full top-to-bottom run, in seconds (2-core CPU).
+#: Per-chapter budget for a full top-to-bottom run, in seconds (2-core CPU): the hard limit.
 BUDGET_SECONDS = 60.0
+#: What a chapter should take (the status page marks chapters over it).
+GOAL_SECONDS = 30.0
+#: The last full test run's wall time, written by the root conftest.py (relative to the book).
+SUITE_RECORD = "tests/suite_time.json"
 
 #: Top-level folders of the vendored assets inside ``book/_vendor`` (see its README.txt).
 VENDORED_PREFIXES = ("mathjax/", "html-manager/")
@@ -217,6 +223,9 @@ class CourseStatusDirective(SphinxDirective):
         # Re-read (and so re-render) this page whenever a notebook changes.
         for _docname, path in _notebook_docs(self.env):
             self.env.note_dependency(str(path))
+        record = Path(self.env.srcdir) / self.config.coursetools_suite_record
+        if record.is_file():
+            self.env.note_dependency(str(record))
         node = self.placeholder()
         self.set_source_info(node)
         return [node]
@@ -249,23 +258,25 @@ def _format_date(stamp: Any) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _status_row(nb: dict[str, Any] | None, budget: float) -> list[str]:
+def _status_row(nb: dict[str, Any] | None, budget: float, goal: float) -> list[str]:
     if nb is None:
-        return ["unreadable", "✗", "not recorded", "—", "—"]
+        return ["unreadable", "✗", "✗", "not recorded", "—", "—"]
     seconds = execution_seconds(nb)
     record = executed_record(nb)
     if seconds is None and isinstance(record.get("seconds"), (int, float)):
         seconds = float(record["seconds"])
     if seconds is None:
-        time_text, verdict = "not measured", "?"
+        time_text, on_goal, verdict = "not measured", "?", "?"
     else:
         time_text = f"{seconds:.1f}"
+        on_goal = "✓" if seconds <= goal else "✗"
         verdict = "✓" if seconds <= budget else "✗"
     versions = " / ".join(
         str(record[key]) for key in ("python", "torch") if record.get(key)
     ) or "—"
     return [
         time_text,
+        on_goal,
         verdict,
         _format_date(record.get("date")),
         str(record.get("commit") or "—"),
@@ -300,10 +311,12 @@ def _empty_table(css_class: str, headers: list[str], widths: tuple[int, ...]):
 def _build_table(app: Sphinx, fromdocname: str) -> nodes.table:
     env = app.env
     budget = float(app.config.coursetools_budget_seconds)
+    goal = float(app.config.coursetools_goal_seconds)
     headers = [
         "Chapter",
         "Run time (s)",
-        f"Within {budget:g} s",
+        f"Within the {goal:g} s goal",
+        f"Within the {budget:g} s limit",
         "Last verified run",
         "Commit",
         "Python / torch",
@@ -312,7 +325,7 @@ def _build_table(app: Sphinx, fromdocname: str) -> nodes.table:
     ordered = [d for d in _toc_order(env, app.config.root_doc) if d in notebooks]
     ordered += [d for d in sorted(notebooks) if d not in ordered]
 
-    table, body = _empty_table("course-status", headers, (30, 12, 10, 20, 12, 16))
+    table, body = _empty_table("course-status", headers, (28, 10, 10, 10, 18, 11, 13))
 
     for docname in ordered:
         try:
@@ -328,7 +341,7 @@ def _build_table(app: Sphinx, fromdocname: str) -> nodes.table:
         )
         row = nodes.row()
         row += _cell(link)
-        for text in _status_row(nb, budget):
+        for text in _status_row(nb, budget, goal):
             row += _cell(text)
         body += row
     if not ordered:
@@ -340,10 +353,38 @@ def _build_table(app: Sphinx, fromdocname: str) -> nodes.table:
     return table
 
 
+def read_suite_record(path: str | Path) -> dict[str, Any] | None:
+    """The recorded full test run (``seconds``, ``date``, ``commit``, ``workers``, ``tests``),
+    or None when there is none or it cannot be read."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("seconds"), (int, float)):
+        return None
+    return record
+
+
+def suite_sentence(record: dict[str, Any] | None) -> str:
+    """One sentence on the last full test run, for the status page."""
+    if record is None:
+        return "Test suite: no full run recorded yet (it is recorded by a complete `make test`)."
+    minutes, seconds = divmod(round(float(record["seconds"])), 60)
+    details = [f"{record['tests']} tests" if record.get("tests") else None,
+               f"{record['workers']} workers" if record.get("workers") else None,
+               _format_date(record.get("date")),
+               f"commit {record['commit']}" if record.get("commit") else None]
+    return (f"Test suite: the last full run took {minutes} min {seconds:02d} s "
+            f"({', '.join(d for d in details if d)}).")
+
+
 def render_status_tables(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
     """``doctree-resolved``: fill in every ``course-status`` placeholder."""
+    record = read_suite_record(Path(app.srcdir) / app.config.coursetools_suite_record)
     for node in list(doctree.findall(course_status)):
-        node.replace_self(_build_table(app, fromdocname))
+        suite = nodes.paragraph(classes=["course-suite-time"])
+        suite += nodes.Text(suite_sentence(record))
+        node.replace_self([_build_table(app, fromdocname), suite])
 
 
 def drop_injected_vendor_files(app: Sphinx, config: Config) -> None:
@@ -559,6 +600,8 @@ def share_html_visitors(app: Sphinx) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("coursetools_budget_seconds", BUDGET_SECONDS, "env", [float, int])
+    app.add_config_value("coursetools_goal_seconds", GOAL_SECONDS, "env", [float, int])
+    app.add_config_value("coursetools_suite_record", SUITE_RECORD, "env", [str])
     app.add_node(course_status)
     app.add_directive("course-status", CourseStatusDirective)
     app.add_node(exercise_index)
