@@ -204,7 +204,7 @@ def max_net_slopes(theta: torch.Tensor, task: MaxAffineTask, directions: torch.T
     _checks.tensor("theta", theta, shape=(2, 3))
     _checks.tensor("directions", directions, shape=(None, 2, 3))
     _checks.positive("step", step)
-    base = mse(theta, task.X.to(theta.dtype), task.y.to(theta.dtype))
+    base = mse(theta[None], task.X.to(theta.dtype), task.y.to(theta.dtype))
     moved = mse(theta[None] + step * directions, task.X.to(theta.dtype), task.y.to(theta.dtype))
     return (moved - base) / step
 

@@ -81,7 +81,7 @@ def test_plateau_or_trap_finds_dead_at_start():
 def test_bad_inputs(staircase):
     X, y, small = staircase
     with pytest.raises(ValueError, match="entries"):
-        rd.unpack(torch.zeros(4, dtype=torch.float64), 2)
+        rd.unpack(torch.zeros(5, dtype=torch.float64), 2)
     with pytest.raises(ValueError, match="unit"):
         rd.duplicate_unit(small, 1, 3, 0.5)
     with pytest.raises(TypeError, match="lam"):
