@@ -209,6 +209,25 @@ def init_student(seeds, K: int, N: int, *, norm2: float = 0.2, dtype=torch.float
     return J * torch.sqrt(norm2 / (J ** 2).sum(-1, keepdim=True))
 
 
+def near_symmetric_student(seeds, K: int, N: int, delta: float, *, norm: float = 0.3,
+                           dtype=torch.float64) -> torch.Tensor:
+    """Students (S, K, N) whose K units are one shared random vector of length ``norm`` plus
+    independent random unit vectors times ``delta``: a start at distance about delta from the
+    symmetric subspace J_1 = ... = J_K. Chapter 2 (plateaus)."""
+    seeds = _checks.seeds(seeds)
+    _checks.positive("K", K, integer=True)
+    _checks.positive("N", N, integer=True)
+    _checks.positive("delta", delta)
+    _checks.positive("norm", norm)
+    out = []
+    for s in seeds:
+        gen = torch.Generator().manual_seed(s)
+        u = torch.randn(N, generator=gen, dtype=dtype)
+        v = torch.randn(K, N, generator=gen, dtype=dtype)
+        out.append(norm * u / u.norm() + delta * v / v.norm(dim=1, keepdim=True))
+    return torch.stack(out)
+
+
 def overlaps(J: torch.Tensor, M: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(R, Q, T) of students J (S, K, N) against the teacher whose M units are the first M
     coordinate directions (B_n = e_n, so T = identity). Chapter 2 (plateaus)."""

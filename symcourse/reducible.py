@@ -254,8 +254,10 @@ def plateau_or_trap(history: torch.Tensor, steps: torch.Tensor, task: MaxAffineT
     * ``wins``: fewest points the unit wins over the window;
     * ``robust``: the unit still wins no point after each of ``probes`` random perturbations of
       the whole network of size ``radius`` (so the zero gradient holds on an open set);
-    * ``verdict``: 'trap' (zero gradient over the window, no point won, robust), 'plateau'
-      (gradient below ``flat`` but not zero) or 'moving'. Chapter 2 (plateaus).
+    * ``verdict``: 'trap' (zero gradient over the window, no point won, robust), 'edge' (zero
+      gradient, but a perturbation of size ``radius`` can make the unit win a point), 'plateau'
+      (gradient below ``flat`` but not zero: a plateau, or convergence, which the loss level tells
+      apart) or 'moving'. Chapter 2 (plateaus).
     """
     _checks.tensor("history", history, ndim=4)
     if steps.shape != (history.shape[0],):
@@ -279,8 +281,36 @@ def plateau_or_trap(history: torch.Tensor, steps: torch.Tensor, task: MaxAffineT
         noise = radius * noise / noise.norm(dim=(1, 2), keepdim=True)
         robust &= dead_units(last + noise, task.X.double())
     trap = (grad_max == 0) & (wins == 0) & robust
-    plateau = ~trap & (grad_max < flat)
-    verdict = [["trap" if trap[s, k] else "plateau" if plateau[s, k] else "moving"
+    edge = (grad_max == 0) & ~trap
+    plateau = (grad_max > 0) & (grad_max < flat)
+    verdict = [["trap" if trap[s, k] else "edge" if edge[s, k] else "plateau" if plateau[s, k] else "moving"
                 for k in range(last.shape[1])] for s in range(last.shape[0])]
-    return {"grad_max": grad_max, "wins": wins, "robust": robust, "trap": trap, "plateau": plateau,
-            "verdict": verdict}
+    return {"grad_max": grad_max, "wins": wins, "robust": robust, "trap": trap, "edge": edge,
+            "plateau": plateau, "verdict": verdict}
+
+
+def count_embeddings(r: int, n: int) -> int:
+    """How many labelled ways a width-r network embeds into width n by duplication and
+    elimination: each of the n units either copies one of the r units or has zero outgoing
+    weight, and every one of the r units is used. Counted by enumeration; equals
+    sum_j C(n, j) r! S(j, r) with S Stirling numbers of the second kind. Chapter 2 (plateaus)."""
+    import itertools
+
+    _checks.positive("r", r, integer=True)
+    _checks.positive("n", n, integer=True)
+    if n > 10:
+        raise ValueError(f"n must be at most 10 for an enumeration, got {n}")
+    roles = range(r + 1)  # 0..r-1: copy that unit; r: eliminated
+    return sum(1 for a in itertools.product(roles, repeat=n) if set(range(r)) <= set(a))
+
+
+def stirling_count(r: int, n: int) -> int:
+    """The closed form sum_{j=r}^{n} C(n, j) r! S(j, r) of :func:`count_embeddings`.
+    Chapter 2 (plateaus)."""
+    _checks.positive("r", r, integer=True)
+    _checks.positive("n", n, integer=True)
+
+    def stirling2(j, k):
+        return sum((-1) ** i * math.comb(k, i) * (k - i) ** j for i in range(k + 1)) // math.factorial(k)
+
+    return sum(math.comb(n, j) * math.factorial(r) * stirling2(j, r) for j in range(r, n + 1))
