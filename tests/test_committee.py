@@ -109,3 +109,58 @@ def test_bad_inputs():
         cm.init_student([], 2, 3)
     with pytest.raises(ValueError, match="rows"):
         cm.exit_time(torch.arange(3.0), torch.zeros(2, 1), 0.1)
+
+
+def test_sign_test():
+    from symcourse.stats import sign_test
+
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(10, 0) == pytest.approx(2 / 2 ** 10)
+    assert sign_test(3, 3) == 1.0
+    with pytest.raises(ValueError, match="wins"):
+        sign_test(-1, 2)
+
+
+def test_plots_and_explorer():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from symcourse import plots
+    from symcourse.widgets import PlateauExplorer, plateau_explorer_figure
+
+    fig, info = plateau_explorer_figure(eta=1.5, log_delta=-3.0)
+    assert math.isfinite(info["exit_alpha"]) and info["final_eps"] < 0.01
+    plt.close(fig)
+    explorer = PlateauExplorer()
+    first = explorer.info["exit_alpha"]
+    explorer.controls["log_delta"].value = -6.0  # a more symmetric start: a longer plateau
+    assert explorer.info["exit_alpha"] > first
+    with pytest.raises(ValueError, match="eta"):
+        plateau_explorer_figure(eta=5.0)
+    with pytest.raises(ValueError, match="seed"):
+        plateau_explorer_figure(seed=-1)
+    delta = torch.tensor([1e-2, 1e-3], dtype=torch.float64)
+    plots.plateau_law(delta, torch.tensor([[10.0, 20.0]], dtype=torch.float64), 0.0, 4.0, 4.0)
+    alpha = torch.arange(3, dtype=torch.float64)
+    R = torch.zeros(3, 2, 2, dtype=torch.float64)
+    eps = torch.ones(3, dtype=torch.float64)
+    plots.order_parameters(alpha, R, R, eps, eps)
+    with pytest.raises(ValueError, match="R_ode"):
+        plots.order_parameters(alpha, R, R[:2], eps, eps)
+    with pytest.raises(ValueError, match="curves"):
+        plots.loss_traces({})
+    plt.close("all")
+
+
+def test_self_checks():
+    from symcourse.exercises import check
+
+    R, Q = cm.symmetric_fixed_point(2, 2, 1.0)
+    lam, _ = cm.escape_rate(R, Q, 1.0)
+    assert check("plateau-escape-rate", lam).ok
+    assert not check("plateau-escape-rate", 1 / lam).ok
+    assert not check("plateau-escape-rate", ...).ok
+    assert check("plateau-count-sets", 50).ok
+    assert "duplications only" in check("plateau-count-sets", 14).message

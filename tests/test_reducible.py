@@ -100,3 +100,28 @@ def test_bad_inputs(staircase):
         rd.plateau_or_trap(torch.zeros(2, 1, 2, 3), torch.tensor([0, 10]), stall_task(), window=(20, 30))
     with pytest.raises(ValueError, match="shape"):
         rd.max_net_fisher(torch.zeros(2, 2, 3, 1), stall_task().X)
+
+
+def test_counts_and_plots():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from symcourse import plots
+    from symcourse.exercises import check
+
+    assert [rd.count_embeddings(2, n) for n in (2, 3)] == [rd.stirling_count(2, n) for n in (2, 3)]
+    assert rd.count_embeddings(1, 1) == 1
+    with pytest.raises(ValueError, match="at most 10"):
+        rd.count_embeddings(2, 11)
+    with pytest.raises(ValueError, match="r must be"):
+        rd.stirling_count(0, 3)
+    assert check("plateau-fisher-nonzero", 9).ok
+    assert not check("plateau-fisher-nonzero", 36).ok
+    lams = torch.linspace(-1, 2, 4, dtype=torch.float64)
+    plots.embedded_line(lams, torch.full((4,), 1e-16, dtype=torch.float64),
+                        torch.tensor([-1.0, 0.0, 0.0, -1.0], dtype=torch.float64))
+    with pytest.raises(ValueError, match="lowest"):
+        plots.embedded_line(lams, lams, lams[:2])
+    plt.close("all")

@@ -31,6 +31,12 @@ PHRASES = {
     "Damping regime": ["overdamped", "underdamped", "critically damped"],
     "Balanced point": ["balanced point"], "Teleportation": ["teleportation"],
     "Bypassed unit": ["bypassed"], "Wilson interval": ["wilson"], "MNIST-1D": ["mnist-1d"],
+    "Soft committee machine": ["soft committee machine"], "On-line learning": ["on-line"],
+    "Order parameter": ["order-parameter", "order parameter"], "Symmetric plateau": ["symmetric plateau"],
+    "Reducible network": ["reducible"], "Duplication embedding": ["unit duplication"],
+    "Elimination embedding": ["unit elimination"], "Escape rate": ["escape rate"],
+    "Natural gradient": ["natural gradient"], "Fisher information matrix": ["fisher information"],
+    "Plateau": ["plateau"], "Trap": ["trap"],
 }
 PROTECTED = re.compile(r"\{[^}]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\[[^\]]*\]\([^)]*\)")
 WORD = r"[\w-]*"
