@@ -254,8 +254,9 @@ def plateau_or_trap(history: torch.Tensor, steps: torch.Tensor, task: MaxAffineT
     * ``wins``: fewest points the unit wins over the window;
     * ``robust``: the unit still wins no point after each of ``probes`` random perturbations of
       the whole network of size ``radius`` (so the zero gradient holds on an open set);
-    * ``verdict``: 'trap' (zero gradient over the window, no point won, robust), 'edge' (zero
-      gradient, but a perturbation of size ``radius`` can make the unit win a point), 'plateau'
+    * ``stuck``: exactly zero gradient and no point won over the whole window;
+    * ``verdict``: 'trap' (stuck and robust: deep inside the flat region), 'edge' (stuck, but a
+      perturbation of size ``radius`` can make the unit win a point again), 'plateau'
       (gradient below ``flat`` but not zero: a plateau, or convergence, which the loss level tells
       apart) or 'moving'. Chapter 2 (plateaus).
     """
@@ -280,12 +281,12 @@ def plateau_or_trap(history: torch.Tensor, steps: torch.Tensor, task: MaxAffineT
         noise = torch.randn(last.shape, generator=gen, dtype=last.dtype)
         noise = radius * noise / noise.norm(dim=(1, 2), keepdim=True)
         robust &= dead_units(last + noise, task.X.double())
-    trap = (grad_max == 0) & (wins == 0) & robust
-    edge = (grad_max == 0) & ~trap
+    stuck = (grad_max == 0) & (wins == 0)
+    trap, edge = stuck & robust, stuck & ~robust
     plateau = (grad_max > 0) & (grad_max < flat)
     verdict = [["trap" if trap[s, k] else "edge" if edge[s, k] else "plateau" if plateau[s, k] else "moving"
                 for k in range(last.shape[1])] for s in range(last.shape[0])]
-    return {"grad_max": grad_max, "wins": wins, "robust": robust, "trap": trap, "edge": edge,
+    return {"grad_max": grad_max, "wins": wins, "robust": robust, "stuck": stuck, "trap": trap, "edge": edge,
             "plateau": plateau, "verdict": verdict}
 
 
