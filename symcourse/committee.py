@@ -155,7 +155,8 @@ def _rhs(R, Q, T, eta):
 
 @dataclass
 class Trajectory:
-    """Order parameters over time alpha: R (A, S, K, M), Q (A, S, K, K), eps (A, S)."""
+    """Order parameters over time alpha: R (A, S, K, M), Q (A, S, K, K), eps (A, S).
+    Chapter 2 (plateaus)."""
 
     alpha: torch.Tensor
     R: torch.Tensor

@@ -164,3 +164,22 @@ def test_self_checks():
     assert not check("plateau-escape-rate", ...).ok
     assert check("plateau-count-sets", 50).ok
     assert "duplications only" in check("plateau-count-sets", 14).message
+
+
+def test_more_bad_inputs():
+    with pytest.raises(ValueError, match="delta"):
+        cm.near_symmetric_student([0], 2, 3, 0.0)
+    J = cm.near_symmetric_student([0, 1], 2, 3, 1e-3)
+    assert J.shape == (2, 2, 3) and (J[:, 0] - J[:, 1]).norm(dim=1).max() < 3e-3
+    with pytest.raises(ValueError, match="must not exceed"):
+        cm.teacher_sample(10, 2, 3)
+    with pytest.raises(ValueError, match="at least 2"):
+        cm.specialisation(torch.zeros(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="steps must have shape"):
+        cm.steps_to(torch.arange(3), torch.zeros(2, 1, dtype=torch.float64), 0.1)
+    with pytest.raises(ValueError, match="K"):
+        cm.symmetric_fixed_point(0, 2, 1.0)
+    with pytest.raises(ValueError, match="must have 2 dimensions"):
+        cm.escape_rate(torch.zeros(2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64), 1.0)
+    with pytest.raises(ValueError, match="record_every"):
+        cm.simulate_online(torch.zeros(1, 2, 3, dtype=torch.float64), 2, 1.0, 1.0, record_every=-1.0)

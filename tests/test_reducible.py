@@ -125,3 +125,23 @@ def test_counts_and_plots():
     with pytest.raises(ValueError, match="lowest"):
         plots.embedded_line(lams, lams, lams[:2])
     plt.close("all")
+
+
+def test_more_reducible_bad_inputs(staircase):
+    X, y, small = staircase
+    with pytest.raises(ValueError, match="v must have shape"):
+        rd.pack(torch.zeros(2, 1, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), 0.0)
+    with pytest.raises(ValueError, match="y must have shape"):
+        rd.net_loss(small, X, y[:-1])
+    with pytest.raises(ValueError, match="unit"):
+        rd.split_curvature(small, X, y, unit=2)
+    with pytest.raises(ValueError, match="size"):
+        rd.escape(small, X, y, size=0.0)
+    task = stall_task(dtype=torch.float64)
+    theta = rd.max_net_elimination(affine_lstsq(task.X, task.y))
+    with pytest.raises(ValueError, match="directions"):
+        rd.max_net_slopes(theta, task, torch.zeros(2, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="damping"):
+        rd.natural_gradient_max_net(task, theta[None], damping=0.0)
+    with pytest.raises(ValueError, match="n must be"):
+        rd.count_embeddings(2, 0)
