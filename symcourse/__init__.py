@@ -2,9 +2,10 @@
 
 Modules are named for ideas and layered bottom-up: ``data``, ``models`` and ``stats`` at the
 bottom; the mathematics and the engines above them: ``sweeps`` (batched training) and ``stall``
-(chapter 1), ``symmetry`` (2), ``conservation`` (3), ``dynamics`` (4), ``recording`` and
-``theory`` (5), ``permutation`` and ``attractor`` (10); remedies and symmetry moves above those,
-``remedies`` (6) and ``teleport`` (7);
+(chapter 1), ``committee`` and ``reducible`` (2), ``symmetry`` (3), ``conservation`` (4),
+``dynamics`` (5), ``recording`` and ``theory`` (6), ``equivariance`` (9), ``permutation`` and
+``attractor`` (10); remedies and symmetry moves above those, ``remedies``, ``hinges`` and
+``dormant`` (7), ``teleport`` and ``depth`` (8), ``detect`` (9);
 ``plots``, ``widgets`` and ``exercises`` (what a reader sees) on top. Each public function's
 docstring names the chapter that introduces it.
 """

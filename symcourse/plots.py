@@ -699,4 +699,104 @@ def paired_errors(errors: dict, *, ax=None):
     ax.set(xlabel="error, teacher along a coordinate axis (MSE)",
            ylabel="error, rotated problem (MSE)")
     ax.legend()
+
+
+def order_parameters(alpha: torch.Tensor, R_sim: torch.Tensor, R_ode: torch.Tensor, eps_sim: torch.Tensor,
+                     eps_ode: torch.Tensor, *, axes=None, title: str | None = None):
+    """Student-teacher overlaps R_in (left) and generalisation error (right) against alpha for one
+    run: simulation solid, order-parameter ODEs dashed. R_* are (A, K, M), eps_* (A,). Chapter 2."""
+    _checks.tensor("alpha", alpha, ndim=1)
+    _checks.tensor("R_sim", R_sim, shape=(alpha.shape[0], None, None))
+    _checks.tensor("R_ode", R_ode, shape=tuple(R_sim.shape))
+    _checks.tensor("eps_sim", eps_sim, shape=(alpha.shape[0],))
+    _checks.tensor("eps_ode", eps_ode, shape=(alpha.shape[0],))
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained")
+    left, right = axes
+    a = alpha.numpy()
+    K, M = R_sim.shape[1:]
+    for i in range(K):
+        for n in range(M):
+            colour = UNIT_COLOURS[(i * M + n) % len(UNIT_COLOURS)]
+            left.plot(a, R_sim[:, i, n].numpy(), color=colour, label=f"$R_{{{i + 1}{n + 1}}}$")
+            left.plot(a, R_ode[:, i, n].numpy(), "--", color=PALETTE["black"], lw=0.9)
+    left.plot([], [], "--", color=PALETTE["black"], lw=0.9, label="ODE")
+    left.set(xlabel="α = examples / N", ylabel="overlap $R_{in}$ (dimensionless)")
+    left.legend(loc="upper left", ncol=2)
+    right.semilogy(a, eps_sim.numpy(), color=PALETTE["blue"], label="simulation")
+    right.semilogy(a, eps_ode.numpy(), "--", color=PALETTE["black"], lw=0.9, label="ODE")
+    right.set(xlabel="α = examples / N", ylabel="generalisation error $ε_g$")
+    right.legend(loc="upper right")
+    if title:
+        left.set_title(title)
+    return axes
+
+
+def plateau_law(delta: torch.Tensor, times: torch.Tensor, intercept: float, slope: float,
+                predicted_slope: float, *, ax=None, title: str | None = None):
+    """Plateau exit time against log(1/delta), one faint line per seed (``times`` (S, D)), the mean
+    fitted line and the slope 1/lambda the linearisation predicts. Chapter 2."""
+    _checks.tensor("delta", delta, ndim=1)
+    _checks.tensor("times", times, shape=(None, delta.shape[0]))
+    ax = _axes(ax, figsize=(4.6, 3.2))
+    x = torch.log(1.0 / delta).numpy()
+    for row in times:
+        ax.plot(x, row.numpy(), "o-", color=UNIT_COLOURS[0], alpha=0.35, ms=3, lw=0.8)
+    ax.plot(x, intercept + slope * x, color=PALETTE["red"], lw=1.6, label="fit a + b log(1/δ)")
+    mid = x.mean()
+    ax.plot(x, intercept + slope * mid + predicted_slope * (x - mid), ":", color=PALETTE["black"],
+            label="slope 1/λ (linearisation)")
+    ax.set(xlabel="log(1/δ), initial asymmetry δ", ylabel="plateau exit α")
+    ax.legend(loc="upper left")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def embedded_line(lams: torch.Tensor, grad_norm: torch.Tensor, lowest: torch.Tensor, *, axes=None,
+                  title: str | None = None):
+    """Along an embedded line: gradient norm (left, log scale) and the Hessian's lowest eigenvalue
+    (right), against the line's parameter. Chapter 2."""
+    _checks.tensor("lams", lams, ndim=1)
+    _checks.tensor("grad_norm", grad_norm, shape=(lams.shape[0],))
+    _checks.tensor("lowest", lowest, shape=(lams.shape[0],))
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(8, 3.0), layout="constrained")
+    left, right = axes
+    x = lams.numpy()
+    floor = torch.finfo(grad_norm.dtype).tiny
+    left.semilogy(x, grad_norm.clamp(min=floor).numpy(), "o-", color=UNIT_COLOURS[0], ms=3)
+    left.set(xlabel="λ", ylabel="gradient norm")
+    neg = lowest < 0
+    right.axhline(0, color=PALETTE["black"], lw=0.8)
+    right.plot(x, lowest.numpy(), color=PALETTE["black"], lw=0.8)
+    right.plot(x[neg.numpy()], lowest[neg].numpy(), "o", color=PALETTE["red"], ms=3, label="saddle")
+    right.plot(x[~neg.numpy()], lowest[~neg].numpy(), "o", color=PALETTE["blue"], ms=3,
+               label="no negative curvature")
+    right.set(xlabel="λ", ylabel="lowest Hessian eigenvalue")
+    right.legend(loc="lower left")
+    if title:
+        left.set_title(title)
+    return axes
+
+
+def loss_traces(curves: dict, *, ax=None, xlabel: str = "step", ylabel: str = "training MSE",
+                title: str | None = None):
+    """Several named loss curves (each a 1-D tensor, or 2-D (steps, runs) drawn faintly) on a log
+    scale, one colour per name. Chapter 2."""
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError("curves must be a non-empty dict of name -> loss tensor")
+    ax = _axes(ax, figsize=(4.6, 3.2))
+    for k, (name, values) in enumerate(curves.items()):
+        _checks.tensor(f"curves[{name!r}]", values)
+        colour = UNIT_COLOURS[k % len(UNIT_COLOURS)]
+        v = values if values.ndim == 2 else values[:, None]
+        floor = torch.finfo(v.dtype).tiny
+        for j in range(v.shape[1]):
+            ax.semilogy(v[:, j].clamp(min=floor).numpy(), color=colour, alpha=0.4 if v.shape[1] > 1 else 1.0,
+                        lw=1.0, label=name if j == 0 else None)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend(loc="best")
+    if title:
+        ax.set_title(title)
     return ax

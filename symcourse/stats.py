@@ -131,3 +131,18 @@ def paired_text(comparison: dict) -> str:
     r = comparison["rate"]
     return (f"{r['count']:3d}/{r['trials']} [{r['low']:5.1%}, {r['high']:5.1%}]; gained "
             f"{comparison['gained']:3d}, lost {comparison['lost']:3d}, p = {comparison['p_value']:.1e}")
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Exact two-sided sign test (binomial, p = 1/2) for paired comparisons: ``wins`` pairs in
+    which one method did better, ``losses`` in which the other did (ties left out). Returns the
+    p-value. Chapter 2."""
+    for name, value in (("wins", wins), ("losses", losses)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    k = min(wins, losses)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return min(1.0, 2 * tail)

@@ -524,3 +524,55 @@ class AttractorExplorer(Explorer):
                                          description="slope", continuous_update=False),
         }
         super().__init__(attractor_explorer_figure, controls, [["gamma", "slope"]])
+
+
+@lru_cache(maxsize=64)
+def _plateau_run(eta: float, log_delta: float, seed: int):
+    from .committee import integrate_odes, symmetric_start
+
+    delta = torch.tensor([10.0 ** log_delta], dtype=torch.float64)
+    return integrate_odes(*symmetric_start(delta, 2, 2, seeds=[seed]), eta, PLATEAU_ALPHA, dalpha=0.5)
+
+
+#: Chapter 2's explorer integrates the order-parameter ODEs (K = M = 2) up to this alpha.
+PLATEAU_ALPHA = 300.0
+
+
+def plateau_explorer_figure(eta: float = 1.5, log_delta: float = -4.0, seed: int = 0):
+    """The committee machine's order parameters (ODEs, K = M = 2) from a start of asymmetry
+    10**log_delta: overlaps R_in and generalisation error against alpha, with the plateau exit
+    marked. Returns (figure, info). Chapter 2."""
+    from .committee import exit_time, specialisation
+    from .plots import PALETTE, order_parameters
+
+    _checks.in_range("eta", eta, 0.05, 2.5)
+    _checks.in_range("log_delta", log_delta, -10.0, -1.0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 20:
+        raise ValueError(f"seed must be an integer in [0, 20], got {seed!r}")
+    traj = _plateau_run(float(eta), float(log_delta), seed)
+    exit_alpha = exit_time(traj.alpha, specialisation(traj.R), 0.2)[0].item()
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained")
+    order_parameters(traj.alpha, traj.R[:, 0], traj.R[:, 0], traj.eps[:, 0], traj.eps[:, 0], axes=axes,
+                     title=f"η = {eta:.2f}, δ = 1e{log_delta:.1f}")
+    for ax in axes:
+        if math.isfinite(exit_alpha):
+            ax.axvline(exit_alpha, color=PALETTE["red"], ls=":", lw=1.2)
+    info = {"eta": eta, "log_delta": log_delta, "seed": seed, "exit_alpha": exit_alpha,
+            "final_eps": traj.eps[-1, 0].item()}
+    return fig, info
+
+
+class PlateauExplorer(Explorer):
+    """Sliders for the learning rate, the initial asymmetry and the random asymmetry pattern over
+    :func:`plateau_explorer_figure`. Chapter 2."""
+
+    def __init__(self, eta: float = 1.5, log_delta: float = -4.0, seed: int = 0):
+        controls = {
+            "eta": widgets.FloatSlider(value=eta, min=0.25, max=2.0, step=0.25, description="η",
+                                       continuous_update=False),
+            "log_delta": widgets.FloatSlider(value=log_delta, min=-8.0, max=-2.0, step=1.0,
+                                             description="log10 δ", continuous_update=False),
+            "seed": widgets.IntSlider(value=seed, min=0, max=20, description="pattern",
+                                      continuous_update=False),
+        }
+        super().__init__(plateau_explorer_figure, controls, [["eta", "log_delta"], ["seed"]])

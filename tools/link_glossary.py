@@ -40,6 +40,12 @@ PHRASES = {
     "McNemar test": ["mcnemar"], "Revival": ["revival", "revive"], "Load balancing": ["load balancing"],
     "Partition start": ["partition start"], "Bias nudging": ["bias nudging"], "Leaky max": ["leaky max"],
     "Dormant-unit recycling": ["recycling"],
+    "Soft committee machine": ["soft committee machine"], "On-line learning": ["on-line"],
+    "Order parameter": ["order-parameter", "order parameter"], "Symmetric plateau": ["symmetric plateau"],
+    "Reducible network": ["reducible"], "Duplication embedding": ["unit duplication"],
+    "Elimination embedding": ["unit elimination"], "Escape rate": ["escape rate"],
+    "Natural gradient": ["natural gradient"], "Fisher information matrix": ["fisher information"],
+    "Plateau": ["plateau"], "Trap": ["trap"],
 }
 PROTECTED = re.compile(r"\{[^}]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\[[^\]]*\]\([^)]*\)")
 WORD = r"[\w-]*"
