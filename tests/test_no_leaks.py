@@ -28,8 +28,6 @@ KEY = rules.load_key()
 PRINTED_IN_CHAPTER: dict[str, str] = {
     "stall-plateau": "chapter 1, section 1.4 prints the stalled MSE 0.0182, the exercise's answer",
     "conservation-speed": "chapter 4 prints 'loss < 1e-6 at t = 1.86' for the unbalanced start",
-    "comego-kurtosis": "chapter 9 prints the kurtosis 1.80 (and says 1.8) for uniform weights "
-                       "along e1, the exercise's answer",
 }
 
 
