@@ -186,14 +186,19 @@ def labels(name: str, value, n: int, n_classes: int) -> torch.Tensor:
     return value
 
 
+def _task_inputs(name: str, task, cls, what: str) -> torch.Tensor:
+    instance(name, task, cls, what)
+    X = tensor(f"{name}.X", task.X, ndim=2)
+    nonempty(f"{name}.X", X)
+    dtype(f"{name}.X.dtype", X.dtype)
+    return X
+
+
 def max_affine_task(name: str, task):
     """Return ``task`` if it is a consistent :class:`~symcourse.data.MaxAffineTask`."""
     from .data import MaxAffineTask  # imported on use: data imports this module
 
-    instance(name, task, MaxAffineTask, "MaxAffineTask (e.g. from data.stall_task)")
-    X = tensor(f"{name}.X", task.X, ndim=2)
-    nonempty(f"{name}.X", X)
-    dtype(f"{name}.X.dtype", X.dtype)
+    X = _task_inputs(name, task, MaxAffineTask, "MaxAffineTask (e.g. from data.stall_task)")
     tensor(f"{name}.y", task.y, shape=(X.shape[0],))
     tensor(f"{name}.weights", task.weights, shape=(None, X.shape[1]))
     tensor(f"{name}.biases", task.biases, shape=(task.weights.shape[0],))
@@ -204,10 +209,7 @@ def classification_task(name: str, task):
     """Return ``task`` if it is a consistent :class:`~symcourse.data.ClassificationTask`."""
     from .data import ClassificationTask
 
-    instance(name, task, ClassificationTask, "ClassificationTask (e.g. from data.spiral_task)")
-    X = tensor(f"{name}.X", task.X, ndim=2)
-    nonempty(f"{name}.X", X)
-    dtype(f"{name}.X.dtype", X.dtype)
+    X = _task_inputs(name, task, ClassificationTask, "ClassificationTask (e.g. from data.spiral_task)")
     integer(f"{name}.n_classes", task.n_classes, low=2)
     labels(f"{name}.labels", task.labels, X.shape[0], task.n_classes)
     return task

@@ -35,7 +35,7 @@ from .data import MaxAffineTask, max_affine_task
 from .models import augment, init_theta, mse
 from .stall import STALL_THRESHOLD, dead_units, is_stalled
 from .stats import rate_summary
-from .sweeps import SweepResult, _make_optimizer, _recorded_steps
+from .sweeps import SweepResult, _make_optimizer, _recorded_steps, _validate_more
 
 KINDS = ("baseline", "no bias", "more units", "smooth max", "revival", "load balancing",
          "partition init", "noise", "restarts")
@@ -587,6 +587,7 @@ def train_remedy(task: MaxAffineTask, seeds=200, remedy: Remedy | None = None, *
                         f"{type(remedy).__name__}")
     if not isinstance(task, MaxAffineTask):
         raise TypeError(f"task must be a MaxAffineTask (see symcourse.data), got {type(task).__name__}")
+    _validate_more(task, units, remedy.bias, betas, eps, dtype, record_params=record_params)
     _checks.positive("units", units, integer=True)
     _checks.positive("steps", steps, integer=True)
     _checks.positive("lr", lr)
@@ -706,6 +707,9 @@ def compare_remedies(task: MaxAffineTask, remedies: dict, seeds=200, **options) 
     seeds and budget; returns label -> :class:`RemedyResult`. Chapter 7."""
     if not isinstance(remedies, dict) or not remedies:
         raise ValueError("remedies must be a non-empty dict of label -> Remedy")
+    for label, remedy in remedies.items():
+        _checks.instance(f"remedies[{label!r}]", remedy, Remedy, "Remedy (see standard_remedies)")
+    _checks.max_affine_task("task", task)
     return {label: train_remedy(task, seeds, remedy, **options) for label, remedy in remedies.items()}
 
 
@@ -717,8 +721,8 @@ def summarise(results: dict, reference: str | None = None, task: MaxAffineTask |
     if not isinstance(results, dict) or not results:
         raise ValueError("results must be a non-empty dict of label -> RemedyResult")
     reference = next(iter(results)) if reference is None else reference
-    if task is not None and not isinstance(task, MaxAffineTask):
-        raise TypeError(f"task must be a MaxAffineTask, got {type(task).__name__}")
+    if task is not None:
+        _checks.max_affine_task("task", task)
     if reference not in results:
         raise ValueError(f"reference {reference!r} is not one of the results: {', '.join(results)}")
     base = results[reference]

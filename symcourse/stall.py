@@ -59,6 +59,7 @@ def gradients(theta: torch.Tensor, task: MaxAffineTask) -> dict:
     Returns ``summed`` (S, K, A) — the gradient the optimiser sees — and ``per_sample`` (S, N, K, A),
     the contribution of each point (they add up to ``summed``). Chapter 1.
     """
+    _checks.max_affine_task("task", task)
     th, single = _batched(theta)
     bias = has_bias(th, task.in_dim)
     Xa = augment(task.X.to(th.dtype), bias)
@@ -78,6 +79,7 @@ def gradient_report(theta: torch.Tensor, task: MaxAffineTask) -> dict:
     (rescaled by N, i.e. the gradient one point alone would give). A stall is where the first is
     tiny and the second is not. Returns tensors (S, K) or (K,). Chapter 1.
     """
+    _checks.max_affine_task("task", task)
     g = gradients(theta, task)
     n = task.n_points
     summed = g["summed"].norm(dim=-1)

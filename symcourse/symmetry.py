@@ -263,8 +263,8 @@ def _act(params, sym, alpha, kind: str) -> Params:
     _symmetry(sym, params, kinds=(kind,) if kind == "translation" else ("scale", "rescale"))
     if kind != "translation":
         _checks.positive("alpha", alpha)
-    elif isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-        raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
+    else:
+        _checks.finite("alpha", alpha)
     out = {}
     for key, theta in params.items():
         s = sym.signs.get(key)
@@ -318,8 +318,7 @@ def predicted_gradient(sym: Symmetry, grad: Params, alpha: float) -> Params:
     grad = _params("grad", grad)
     _symmetry(sym, grad)
     if sym.kind == "translation":
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-            raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
+        _checks.finite("alpha", alpha)
         return {key: g.detach().clone() for key, g in grad.items()}
     _checks.positive("alpha", alpha)
     out = {}
@@ -435,6 +434,10 @@ def dot(a: Params, b: Params) -> float:
     a, b = _params("a", a), _params("b", b)
     if a.keys() != b.keys():
         raise ValueError("a and b must have the same parameter names")
+    for k in a:
+        if a[k].shape != b[k].shape:
+            raise ValueError(f"a[{k!r}] and b[{k!r}] must have the same shape, got "
+                             f"{tuple(a[k].shape)} and {tuple(b[k].shape)}")
     return float(sum((a[k].double() * b[k].double()).sum() for k in a))
 
 
