@@ -40,8 +40,8 @@ def tensor(name: str, value, *, ndim: int | None = None, shape: Sequence[int | N
     """Return ``value`` if it is a tensor of the given rank/shape (``None`` in ``shape`` matches any size)."""
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if floating and not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
+    if floating and value.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{name} must be a floating-point tensor (float32 or float64), got dtype {value.dtype}")
     want = len(shape) if shape is not None else ndim
     if want is not None and value.ndim != want:
         raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(value.shape)}")
@@ -162,7 +162,7 @@ def module(name: str, value):
     """Return ``value`` if it is a torch.nn.Module whose parameters are finite floating tensors."""
     instance(name, value, torch.nn.Module, "torch.nn.Module")
     for key, p in value.named_parameters():
-        if not p.is_floating_point() or not torch.isfinite(p).all():
+        if p.dtype not in FLOAT_DTYPES or not torch.isfinite(p).all():
             raise ValueError(f"{name} parameter {key!r} must be finite floating-point, got dtype "
                              f"{p.dtype} with {int((~torch.isfinite(p.detach().double())).sum())} non-finite entries")
     return value

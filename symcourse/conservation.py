@@ -228,7 +228,7 @@ def gradient_descent(loss_fn: Callable, theta0: torch.Tensor, lr: float, steps: 
 def translation_quantity(theta: torch.Tensor) -> torch.Tensor:
     """Sum of the entries of ``theta`` along its last dimension: conserved when the loss is
     unchanged by adding the same constant to all of them (e.g. all logits). Introduced in chapter 4."""
-    _checks.tensor("theta", theta, ndim=None)
+    _checks.nonempty("theta", _checks.tensor("theta", theta, ndim=None))
     if theta.ndim == 0:
         raise ValueError("theta must have at least one dimension")
     return theta.sum(dim=-1)
@@ -237,7 +237,7 @@ def translation_quantity(theta: torch.Tensor) -> torch.Tensor:
 def scale_quantity(theta: torch.Tensor) -> torch.Tensor:
     """Squared Euclidean norm along the last dimension: conserved when the loss is unchanged by
     multiplying these entries by a positive constant (e.g. weights before a normalisation). Introduced in chapter 4."""
-    _checks.tensor("theta", theta, ndim=None)
+    _checks.nonempty("theta", _checks.tensor("theta", theta, ndim=None))
     if theta.ndim == 0:
         raise ValueError("theta must have at least one dimension")
     return (theta ** 2).sum(dim=-1)
@@ -278,6 +278,13 @@ def layer_balance(weights: Sequence[torch.Tensor]) -> list[torch.Tensor]:
 def split(theta: torch.Tensor, shapes: Sequence[Sequence[int]]) -> list[torch.Tensor]:
     """Cut a flat vector into views of the given shapes (their sizes must add up). Introduced in chapter 4."""
     _checks.tensor("theta", theta, ndim=1)
+    if isinstance(shapes, (str, bytes)) or not isinstance(shapes, Sequence) or not shapes:
+        raise TypeError(f"shapes must be a non-empty list of shapes, got {shapes!r}")
+    for i, s in enumerate(shapes):
+        if isinstance(s, (str, bytes)) or not isinstance(s, Sequence):
+            raise TypeError(f"shapes[{i}] must be a shape (a tuple of sizes), got {s!r}")
+        for size in s:
+            _checks.positive(f"shapes[{i}] entry", size, integer=True)
     sizes = [math.prod(s) for s in shapes]
     if sum(sizes) != theta.numel():
         raise ValueError(f"shapes {list(map(tuple, shapes))} need {sum(sizes)} entries, theta has {theta.numel()}")
@@ -375,8 +382,8 @@ def chain_shapes(widths: Sequence[int]) -> list[tuple[int, int]]:
     """Shapes (n_l, n_{l-1}) of the layers of a deep linear network with the given widths. Introduced in chapter 4."""
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 2:
         raise ValueError("widths must list at least two sizes: (in, ..., out)")
-    for w in widths:
-        _checks.positive("each width", w, integer=True)
+    for i, w in enumerate(widths):
+        _checks.positive(f"widths[{i}]", w, integer=True)
     return [(widths[l + 1], widths[l]) for l in range(len(widths) - 1)]
 
 
@@ -602,6 +609,7 @@ def count_linear_laws(width: int, n_points: int = 40, seed: int = 0) -> LawCount
     point. Introduced in chapter 4."""
     _checks.positive("width", width, integer=True)
     _checks.positive("n_points", n_points, integer=True)
+    _checks.seed("seed", seed)
     g = torch.Generator().manual_seed(seed)
     r = width
     X = torch.randn(n_points, r + 1, generator=g, dtype=torch.float64)
@@ -617,6 +625,7 @@ def count_relu_laws(hidden: int, n_points: int = 40, seed: int = 0) -> LawCount:
     cuts the data in half (no neuron always on or always off). Introduced in chapter 4."""
     _checks.positive("hidden", hidden, integer=True)
     _checks.positive("n_points", n_points, integer=True)
+    _checks.seed("seed", seed)
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(n_points, 2, generator=g, dtype=torch.float64)
     Y = torch.randn(n_points, 1, generator=g, dtype=torch.float64)

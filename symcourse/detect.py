@@ -20,6 +20,7 @@ def _hidden_linears(model) -> list[int]:
     """Positions of the nn.Linear layers followed by a ReLU in a Sequential."""
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"model must be a torch.nn.Sequential, got {type(model).__name__}")
+    _checks.module("model", model)
     found = [i for i, m in enumerate(model[:-1])
              if isinstance(m, nn.Linear) and isinstance(model[i + 1], ACTIVATIONS)]
     if not found:
@@ -69,7 +70,7 @@ def gl_move(model: nn.Sequential, layer: int, units, mix: torch.Tensor) -> nn.Se
     layer's columns ``W' A⁻¹``. While every unit stays active on the data the network's output is
     unchanged. Returns the model. Introduced in chapter 9."""
     hidden = _hidden_linears(model)
-    if layer not in hidden:
+    if isinstance(layer, bool) or not isinstance(layer, int) or layer not in hidden:
         raise ValueError(f"layer must be the position of a Linear layer followed by ReLU, one of "
                          f"{hidden}; got {layer!r}")
     nxt = next(j for j in range(layer + 1, len(model)) if isinstance(model[j], nn.Linear))
@@ -115,7 +116,7 @@ def _unit_indices(units, width: int) -> torch.Tensor:
 def kink_positions(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """Where each unit of a one-input ReLU layer ``relu(w x + b)`` bends: ``x = −b / w``.
     Chapter 9."""
-    weight = _checks.tensor("weight", weight, ndim=1)
+    weight = _checks.nonempty("weight", _checks.tensor("weight", weight, ndim=1))
     bias = _checks.tensor("bias", bias, shape=(weight.numel(),))
     if (weight == 0).any():
         raise ValueError("a unit with w = 0 is constant and has no kink")

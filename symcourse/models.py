@@ -38,7 +38,7 @@ def question_network(in_dim: int = 2, units: int = 2, bias: bool = True,
 
 def linear_layer(net: nn.Sequential) -> nn.Linear:
     """The ``nn.Linear`` inside a :func:`question_network`."""
-    _checks.instance("net", net, nn.Sequential, "torch.nn.Sequential (see question_network)")
+    _checks.instance("net", _checks.module("net", net), nn.Sequential, "torch.nn.Sequential (see question_network)")
     if not any(isinstance(m, nn.Linear) for m in net):
         raise ValueError("net must contain an nn.Linear layer (see question_network)")
     return next(m for m in net if isinstance(m, nn.Linear))
@@ -148,12 +148,14 @@ def predict(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
 
 def mse(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean squared error per seed: (S,). Introduced in chapter 1."""
+    _checks.tensor("X", X, ndim=2)
     _checks.tensor("y", y, shape=(X.shape[0],))
     return (predict(theta, X) - y.to(theta.dtype)).square().mean(dim=1)
 
 
 def mae(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean absolute error per seed (the question's logged ``err``): (S,). Introduced in chapter 1."""
+    _checks.tensor("X", X, ndim=2)
     _checks.tensor("y", y, shape=(X.shape[0],))
     return (predict(theta, X) - y.to(theta.dtype)).abs().mean(dim=1)
 

@@ -234,7 +234,7 @@ def soft_max_output(z: torch.Tensor, temperature: float, dim: int = -1) -> torch
     It lies above the max by at most ``τ·log K`` and passes every unit the share
     ``softmax(z/τ)`` of the gradient, so no unit's gradient is exactly zero. Chapter 7.
     """
-    _checks.tensor("z", z)
+    _checks.nonempty("z", _checks.tensor("z", z))
     _checks.positive("temperature", temperature, allow_zero=True)
     if temperature == 0:  # the gradient goes to the first largest unit, as in MaxPool1d
         return z.max(dim=dim).values
@@ -267,6 +267,11 @@ def parameter_noise(seed: int, steps: int, shape, dtype: torch.dtype = torch.flo
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     _checks.positive("steps", steps, integer=True)
+    _checks.dtype("dtype", dtype)
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, (tuple, list, torch.Size)) or not shape:
+        raise TypeError(f"shape must be a non-empty tuple of sizes, got {shape!r}")
+    for size in shape:
+        _checks.positive("shape entry", size, integer=True)
     generator = torch.Generator().manual_seed(7_919 * seed + 104_729)
     return torch.randn(steps, *shape, generator=generator, dtype=torch.float64).to(dtype)
 
@@ -383,6 +388,7 @@ def least_squares_partition(X: torch.Tensor, y: torch.Tensor, units: int, seeds,
     _checks.tensor("y", y, shape=(X.shape[0],))
     _checks.positive("units", units, integer=True)
     _checks.positive("iterations", iterations, integer=True)
+    _checks.dtype("dtype", dtype)
     seeds = _checks.seeds(seeds)
     N, D = X.shape
     if units > N:
@@ -449,6 +455,7 @@ def restart_theta(seed: int, attempt: int, in_dim: int, units: int, bias: bool =
     :func:`restarts` draws when it re-starts that seed for the ``attempt``-th time. Chapter 7."""
     if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
         raise ValueError(f"attempt must be a non-negative integer, got {attempt!r}")
+    _checks.seed("seed", seed)
     return init_theta([_restart_seed(seed, attempt)], in_dim, units, bias, dtype=dtype)[0]
 
 
@@ -757,7 +764,10 @@ def paired_counts(solved: torch.Tensor, reference: torch.Tensor) -> tuple[int, i
     """For two runs on the same seeds: how many seeds ``solved`` solves that ``reference`` does
     not, and how many ``reference`` solves that ``solved`` does not. Chapter 7."""
     _checks.tensor("solved", solved, ndim=1, floating=False)
-    _checks.tensor("reference", reference, shape=(solved.shape[0],), floating=False)
+    _checks.tensor("reference", reference, ndim=1, floating=False)
+    if solved.shape != reference.shape:
+        raise ValueError(f"solved and reference must have one flag per seed each, got shapes "
+                         f"{tuple(solved.shape)} and {tuple(reference.shape)}")
     if solved.dtype != torch.bool or reference.dtype != torch.bool:
         raise TypeError("solved and reference must be bool tensors, one flag per seed")
     return int((solved & ~reference).sum()), int((reference & ~solved).sum())

@@ -49,7 +49,7 @@ def dead_units(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
 def is_stalled(final_loss: torch.Tensor, threshold: float = STALL_THRESHOLD) -> torch.Tensor:
     """Runs whose final training MSE is above ``threshold``. Chapter 1."""
     _checks.positive("threshold", threshold)
-    _checks.tensor("final_loss", final_loss)
+    _checks.nonempty("final_loss", _checks.tensor("final_loss", final_loss))
     return final_loss > threshold
 
 
@@ -149,6 +149,7 @@ def affine_fit_errors(draws: int = 1000, n_points: int = 1000, first_seed: int =
 
     _checks.positive("draws", draws, integer=True)
     _checks.positive("n_points", n_points, integer=True)
+    _checks.seed("first_seed", first_seed)
     tasks = [stall_task(n_points, first_seed + i, dtype=torch.float64) for i in range(draws)]
     X = torch.stack([augment(t.X, True) for t in tasks])
     y = torch.stack([t.y for t in tasks])

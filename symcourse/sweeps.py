@@ -103,6 +103,9 @@ def winner_mask(z: torch.Tensor) -> torch.Tensor:
 
     Ties go to the lowest-numbered unit, as in ``MaxPool1d``. Introduced in chapter 1.
     """
+    if not isinstance(z, torch.Tensor) or z.ndim != 3:  # cheap: this runs at every training step
+        raise TypeError(f"z must be a tensor of unit outputs (S, K, N), got {type(z).__name__} "
+                        f"of shape {tuple(getattr(z, 'shape', ()))}")
     if z.shape[1] == 2:
         second = z[:, 1] > z[:, 0]
         return torch.stack([~second, second], dim=1)
