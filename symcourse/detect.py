@@ -142,7 +142,7 @@ def kink_slide(weight: torch.Tensor, out: torch.Tensor, i: int, j: int) -> torch
     """The direction in outgoing weights that two coinciding, same-facing units ``i`` and ``j``
     can move along without changing the function: ``δout_i = |w_j|``, ``δout_j = −|w_i|`` (the
     combined slope ``out_i |w_i| + out_j |w_j|`` stays fixed). Chapter 9."""
-    weight = _checks.tensor("weight", weight, ndim=1)
+    weight = _checks.nonempty("weight", _checks.tensor("weight", weight, ndim=1))
     out = _checks.tensor("out", out, shape=(weight.numel(),))
     _checks.integer("i", i, low=0, high=len(weight) - 1)
     _checks.integer("j", j, low=0, high=len(weight) - 1)

@@ -19,7 +19,7 @@ from bookbuild import ROOT, build
 # the fast profile is derandomized so it runs the same examples every time.
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
                database=None)
-settings.register_profile("fast", max_examples=4, derandomize=True, **_COMMON)
+settings.register_profile("fast", max_examples=3, derandomize=True, **_COMMON)
 settings.register_profile("thorough", max_examples=100, **_COMMON)
 settings.load_profile(os.environ.get("SYMCOURSE_HYPOTHESIS", "fast"))
 
