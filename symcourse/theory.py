@@ -124,7 +124,7 @@ def free_decay(kind: str, times: torch.Tensor, lr: float, weight_decay: float,
     ``e^{−κt}`` without momentum, the :func:`oscillator` with ``q'(0) = −κ q(0)`` with it.
     Introduced in chapter 6."""
     kind, lr, weight_decay, momentum = _settings(kind, lr, weight_decay, momentum)
-    times = _checks.tensor("times", times, ndim=1).to(torch.float64)
+    times = _checks.nonempty("times", _checks.tensor("times", times, ndim=1)).to(torch.float64)
     k = stiffness(kind, weight_decay)
     if momentum == 0.0:
         return torch.exp(-k * times)

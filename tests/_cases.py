@@ -250,7 +250,7 @@ CASES = [
     Case(conservation.relative_drift, lambda: dict(values=torch.rand(5, dtype=F64) + 1), dict(values="tensor_any")),
     Case(conservation.count_conservation_laws,
          lambda: dict(loss=lambda th, w: (w * th[:2] ** 2).sum() * th[2], theta=theta3(), n_terms=2),
-         dict(loss="callable", theta="tensor", n_terms=P, max_depth=P, rank_rtol=PF, samples=P,
+         dict(loss="callable", theta="tensor", n_terms=P, max_depth=P, rank_rtol=PF, samples="pos_int_or_none",
               seed="seed", strict="flag"), heavy=True),
     Case(conservation.network_examples, lambda: dict(), dict(seed="seed")),
     Case(conservation.hyperbola_start, lambda: dict(product=0.1, imbalance=3.0),
@@ -286,7 +286,7 @@ CASES = [
     # recording
     Case(recording.train_recorded, lambda: dict(model=relu_net(), task=class_task(), lr=0.1, steps=2, batch_size=10),
          dict(model="module", task="class_task", lr=PF, steps=P, weight_decay=NF, momentum="unit_open",
-              batch_size=P, seed="seed")),
+              batch_size="pos_int_or_none", seed="seed")),
     Case(recording.fixed_time_runs, lambda: dict(make_model=relu_net, task=class_task(), lrs=[0.1], duration=0.2, batch_size=10),
          dict(make_model="callable", task="class_task", lrs="positives", duration=PF)),
     # theory

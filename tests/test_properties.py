@@ -44,6 +44,8 @@ def _below(x):
 # bad values by kind; a callable receives the valid value and returns a strategy
 BAD = {
     "pos_int": st.one_of(st.integers(max_value=0), st.floats(allow_nan=True), st.just(True), junk),
+    "pos_int_or_none": st.one_of(st.integers(max_value=0), st.floats(allow_nan=True), st.just(True),
+                                 st.sampled_from(["1", [1]])),  # None means the default here
     "nonneg_int": st.one_of(st.integers(max_value=-1), st.floats(0.5, 3.5), st.just(False), junk),
     "pos_float": st.one_of(_below(0.0), not_finite, st.just(True), junk),
     "nonneg_float": st.one_of(_below(-1e-300), not_finite, junk),
