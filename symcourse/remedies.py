@@ -238,7 +238,12 @@ def soft_max_output(z: torch.Tensor, temperature: float, dim: int = -1) -> torch
     _checks.positive("temperature", temperature, allow_zero=True)
     if temperature == 0:  # the gradient goes to the first largest unit, as in MaxPool1d
         return z.max(dim=dim).values
-    return temperature * torch.logsumexp(z / temperature, dim=dim)
+    out = temperature * torch.logsumexp(z / temperature, dim=dim)
+    if not torch.isfinite(out).all():  # z is finite, so z / temperature overflowed
+        raise ValueError(f"temperature {temperature!r} is too small for outputs of size "
+                         f"{float(z.abs().max()):.1e}: z / temperature overflows; use 0 for the "
+                         f"hard max or a temperature above 1e-300")
+    return out
 
 
 def load_balancing_loss(z: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
@@ -249,13 +254,17 @@ def load_balancing_loss(z: torch.Tensor, temperature: float = 0.5) -> torch.Tens
     It is 1 when the units share the points equally and K when one unit wins everything; its
     gradient raises the soft share of units that win little. Chapter 7.
     """
-    _checks.tensor("z", z, ndim=2)
+    _checks.nonempty("z", _checks.tensor("z", z, ndim=2))
     _checks.positive("temperature", temperature)
     K = z.shape[1]
     wins = z.detach().argmax(dim=1)
     f = torch.bincount(wins, minlength=K).to(z.dtype) / z.shape[0]
     P = torch.softmax(z / temperature, dim=1).mean(dim=0)
-    return K * (f * P).sum()
+    out = K * (f * P).sum()
+    if not torch.isfinite(out):  # z is finite, so z / temperature overflowed
+        raise ValueError(f"temperature {temperature!r} is too small for these outputs: "
+                         f"z / temperature overflows; use a temperature above 1e-300")
+    return out
 
 
 def parameter_noise(seed: int, steps: int, shape, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -294,10 +294,16 @@ def test_annealed_finite(start, step, steps, until):
 
 @given(seed=seeds, temperature=st.floats(0.0, 5.0), scale=st.floats(0.0, 50.0))
 def test_soft_max_and_balancing_finite(seed, temperature, scale):
+    """A number, or (a temperature so small that z / temperature overflows) a clear refusal."""
     z = scale * torch.randn(3, 4, 5, generator=torch.Generator().manual_seed(seed), dtype=F64)
-    assert _finite(remedies.soft_max_output(z, temperature, dim=1))
+    calls = [lambda: remedies.soft_max_output(z, temperature, dim=1)]
     if temperature > 0:
-        assert _finite(remedies.load_balancing_loss(z[0], temperature))
+        calls.append(lambda: remedies.load_balancing_loss(z[0], temperature))
+    for call in calls:
+        try:
+            assert _finite(call())
+        except ValueError as error:
+            assert "temperature" in str(error) and temperature < 1e-300, (temperature, error)
 
 
 @given(seed=seeds, n=st.integers(2, 30))
@@ -320,7 +326,11 @@ def test_rebalancing_finite(seed, spread):
     teleport.unbalance(net, spread, seed=seed)
     signs = teleport.sign_matrix(net, symmetry.rescale_groups(net))
     theta = teleport.flat_parameters(net)
-    assert _finite(teleport.imbalance(theta, signs)) and _finite(teleport.balancing_scales(theta, signs))
+    assert _finite(teleport.imbalance(theta, signs))
+    try:  # Newton's method to 1e-12 can stall at rounding level: it then says so, never NaN
+        assert _finite(teleport.balancing_scales(theta, signs))
+    except RuntimeError as error:
+        assert "did not converge" in str(error)
 
 
 @given(seed=seeds)
