@@ -74,13 +74,20 @@ def gradient(loss_fn: Callable, theta: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_flow(loss_fn: Callable, theta0: torch.Tensor, times, *, rtol: float = 1e-10,
-                  atol: float = 1e-12, max_steps: int = 200_000) -> FlowResult:
+                  atol: float = 1e-12, max_steps: int = 200_000,
+                  max_seconds: float = 60.0) -> FlowResult:
     """Integrate gradient flow ``dθ/dt = -∇L(θ)`` from ``theta0`` and return it at ``times``.
 
     Adaptive explicit Runge–Kutta 5(4) of Dormand & Prince in float64, with the usual local error
     control: a step is accepted when the RMS of ``error / (atol + rtol·|θ|)`` is at most 1. Steps
     are shortened to land exactly on every requested time. ``times`` must be non-negative and
     non-decreasing; time 0 is the start. Introduced in chapter 4.
+
+    It never runs away: it stops with a RuntimeError after ``max_steps`` step attempts or
+    ``max_seconds`` of wall-clock time, and early (after a few hundred attempts) when the pace
+    so far projects more than twice ``max_steps`` attempts to reach the last time, saying
+    whether the step size collapsed on a non-smooth loss (a ReLU kink: use the smooth
+    ``power=2`` variant) or the horizon is too long for the loss's stiffness (shorten it).
     """
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
@@ -100,6 +107,9 @@ def gradient_flow(loss_fn: Callable, theta0: torch.Tensor, times, *, rtol: float
         raise ValueError("rtol must be > 0")
     _checks.positive("atol", atol, allow_zero=True)
     _checks.positive("max_steps", max_steps, integer=True)
+    _checks.positive("max_seconds", max_seconds)
+    budget = _checks.Budget("gradient_flow", max_seconds=max_seconds,
+                            advice="shorten the time horizon, loosen rtol/atol, or use a smooth loss")
     # Subnormal floats (e.g. exp of very negative logits) slow the CPU down by orders of
     # magnitude; flush them to zero while integrating, and restore PyTorch's default after.
     # Tiny tensors run fastest on one thread (several threads contend for a busy CPU).
@@ -107,18 +117,19 @@ def gradient_flow(loss_fn: Callable, theta0: torch.Tensor, times, *, rtol: float
     torch.set_flush_denormal(True)
     torch.set_num_threads(1)
     try:
-        return _dormand_prince(loss_fn, y, t_out, rtol, atol, max_steps)
+        return _dormand_prince(loss_fn, y, t_out, rtol, atol, max_steps, budget)
     finally:
         torch.set_flush_denormal(False)
         torch.set_num_threads(threads)
 
 
-def _dormand_prince(loss_fn, y, t_out, rtol, atol, max_steps) -> FlowResult:
+def _dormand_prince(loss_fn, y, t_out, rtol, atol, max_steps, budget=None) -> FlowResult:
     loss, g = _loss_and_grad(loss_fn, y)
     evaluations = 1
     k_first = -g  # first stage (FSAL: the last stage of a step is the next step's first)
     states, losses = [], []
     t, steps, rejected = 0.0, 0, 0
+    pace = (0, 0, 0.0)  # (attempts, rejected, t) at the last pace check
     scale0 = atol + rtol * y.abs()
     h = 0.01 * float(torch.sqrt(torch.mean((y / scale0) ** 2)) /
                      max(float(torch.sqrt(torch.mean((k_first / scale0) ** 2))), 1e-300))
@@ -128,6 +139,9 @@ def _dormand_prince(loss_fn, y, t_out, rtol, atol, max_steps) -> FlowResult:
             if steps + rejected >= max_steps:
                 raise RuntimeError(f"gradient_flow: more than max_steps={max_steps} step attempts "
                                    f"before t={target}; raise max_steps or loosen rtol/atol")
+            if budget is not None:
+                budget.spend()
+                pace = _pace_check(pace, steps, rejected, t, h, float(t_out[-1]), max_steps)
             step = min(h, target - t)
             last_stretch = step == target - t
             k = [k_first]
@@ -156,6 +170,29 @@ def _dormand_prince(loss_fn, y, t_out, rtol, atol, max_steps) -> FlowResult:
         losses.append(loss)
     return FlowResult(times=t_out, theta=torch.stack(states), loss=torch.tensor(losses, dtype=torch.float64),
                       steps=steps, rejected=rejected, evaluations=evaluations)
+
+
+def _pace_check(pace, steps, rejected, t, h, t_end, max_steps, every=100, first=300):
+    """Fail early when the pace of the last ``every`` attempts cannot reach ``t_end`` in budget."""
+    attempts = steps + rejected
+    if attempts < first or attempts - pace[0] < every:
+        return pace if attempts - pace[0] < every else (attempts, rejected, t)
+    window, window_rejected = attempts - pace[0], rejected - pace[1]
+    per_attempt = (t - pace[2]) / window
+    needed = (t_end - t) / per_attempt if per_attempt > 0 else math.inf
+    if attempts + needed > 2 * max_steps:
+        share = window_rejected / window
+        if share > 0.2 or h < 1e-9 * max(t_end, 1.0):
+            why = (f"the step size collapsed to {h:.1e} with {share:.0%} of the last {window} steps "
+                   f"rejected: the loss is probably not smooth (e.g. a ReLU kink the flow slides "
+                   f"along); use a smooth variant (relu_loss power=2) or a shorter horizon")
+        else:
+            why = (f"at step size {h:.1e} the horizon t={t_end:g} is too long for this loss's "
+                   f"stiffness; shorten the horizon or loosen rtol/atol")
+        raise RuntimeError(f"gradient_flow stopped early at t={t:.4g} after {attempts} step attempts: "
+                           f"reaching t={t_end:g} would take about {needed:.1e} more, more than "
+                           f"max_steps={max_steps}; {why}")
+    return (attempts, rejected, t)
 
 
 def gradient_descent(loss_fn: Callable, theta0: torch.Tensor, lr: float, steps: int,
@@ -191,7 +228,7 @@ def gradient_descent(loss_fn: Callable, theta0: torch.Tensor, lr: float, steps: 
 def translation_quantity(theta: torch.Tensor) -> torch.Tensor:
     """Sum of the entries of ``theta`` along its last dimension: conserved when the loss is
     unchanged by adding the same constant to all of them (e.g. all logits). Introduced in chapter 4."""
-    _checks.tensor("theta", theta, ndim=None)
+    _checks.nonempty("theta", _checks.tensor("theta", theta, ndim=None))
     if theta.ndim == 0:
         raise ValueError("theta must have at least one dimension")
     return theta.sum(dim=-1)
@@ -200,7 +237,7 @@ def translation_quantity(theta: torch.Tensor) -> torch.Tensor:
 def scale_quantity(theta: torch.Tensor) -> torch.Tensor:
     """Squared Euclidean norm along the last dimension: conserved when the loss is unchanged by
     multiplying these entries by a positive constant (e.g. weights before a normalisation). Introduced in chapter 4."""
-    _checks.tensor("theta", theta, ndim=None)
+    _checks.nonempty("theta", _checks.tensor("theta", theta, ndim=None))
     if theta.ndim == 0:
         raise ValueError("theta must have at least one dimension")
     return (theta ** 2).sum(dim=-1)
@@ -241,6 +278,13 @@ def layer_balance(weights: Sequence[torch.Tensor]) -> list[torch.Tensor]:
 def split(theta: torch.Tensor, shapes: Sequence[Sequence[int]]) -> list[torch.Tensor]:
     """Cut a flat vector into views of the given shapes (their sizes must add up). Introduced in chapter 4."""
     _checks.tensor("theta", theta, ndim=1)
+    if isinstance(shapes, (str, bytes)) or not isinstance(shapes, Sequence) or not shapes:
+        raise TypeError(f"shapes must be a non-empty list of shapes, got {shapes!r}")
+    for i, s in enumerate(shapes):
+        if isinstance(s, (str, bytes)) or not isinstance(s, Sequence):
+            raise TypeError(f"shapes[{i}] must be a shape (a tuple of sizes), got {s!r}")
+        for size in s:
+            _checks.positive(f"shapes[{i}] entry", size, integer=True)
     sizes = [math.prod(s) for s in shapes]
     if sum(sizes) != theta.numel():
         raise ValueError(f"shapes {list(map(tuple, shapes))} need {sum(sizes)} entries, theta has {theta.numel()}")
@@ -338,8 +382,8 @@ def chain_shapes(widths: Sequence[int]) -> list[tuple[int, int]]:
     """Shapes (n_l, n_{l-1}) of the layers of a deep linear network with the given widths. Introduced in chapter 4."""
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 2:
         raise ValueError("widths must list at least two sizes: (in, ..., out)")
-    for w in widths:
-        _checks.positive("each width", w, integer=True)
+    for i, w in enumerate(widths):
+        _checks.positive(f"widths[{i}]", w, integer=True)
     return [(widths[l + 1], widths[l]) for l in range(len(widths) - 1)]
 
 
@@ -376,6 +420,8 @@ class LawCount:
     singular_values: torch.Tensor  # of the algebra's fields evaluated at theta
     gap: float  # ratio of the last kept to the first discarded singular value (inf if none)
     rank_rtol: float = field(default=1e-8)
+    converged: bool = True  # ranks never fell as depths were added, and the last depth added none
+    convergence: str = ""  # why the count is (or is not) converged, in words
 
 
 def _rank(M: torch.Tensor, rtol: float) -> tuple[int, torch.Tensor]:
@@ -387,7 +433,7 @@ def _rank(M: torch.Tensor, rtol: float) -> tuple[int, torch.Tensor]:
 
 def count_conservation_laws(loss: Callable, theta: torch.Tensor, n_terms: int, *, max_depth: int = 4,
                             rank_rtol: float = 1e-8, samples: int | None = None,
-                            seed: int = 0) -> LawCount:
+                            seed: int = 0, strict: bool = False) -> LawCount:
     """Count the independent conservation laws of gradient flow for a family of losses.
 
     The family is ``L_1, ..., L_n`` (e.g. one loss per training sample), given as one function
@@ -401,6 +447,13 @@ def count_conservation_laws(loss: Callable, theta: torch.Tensor, n_terms: int, *
     ``max_depth``). The number of independent conservation laws is D minus that rank
     (Marcotte, Gribonval & Peyré, NeurIPS 2023). Ranks use the relative SVD threshold
     ``rank_rtol``; ``gap`` says how clear the cut was. Introduced in chapter 4.
+
+    The count is *generic*: it is the number of laws near a point in general position (random
+    ``theta``, random data). At special points (zero or dead neurons, coinciding data, a
+    symmetric start) the fields span less and the count there comes out higher. It is a count
+    only when the ranks converged: ``converged`` is False (and ``convergence`` says why) when a
+    rank fell as brackets were added (a numerical cut that moved: change ``rank_rtol``) or still
+    grew at ``max_depth`` (raise ``max_depth``); with ``strict=True`` that raises a RuntimeError.
     """
     if not callable(loss):
         raise TypeError(f"loss must be callable as loss(theta, weights), got {type(loss).__name__}")
@@ -414,6 +467,8 @@ def count_conservation_laws(loss: Callable, theta: torch.Tensor, n_terms: int, *
     if samples is None:
         samples = D + 2
     _checks.positive("samples", samples, integer=True)
+    _checks.seed("seed", seed)
+    _checks.flag("strict", strict)
     gen = torch.Generator().manual_seed(seed)
 
     def random_field():
@@ -444,9 +499,26 @@ def count_conservation_laws(loss: Callable, theta: torch.Tensor, n_terms: int, *
             break
     rank, s = _rank(values, rank_rtol)
     gap = float(s[rank - 1] / s[rank]) if 0 < rank < s.numel() and s[rank] > 0 else math.inf
+    converged, convergence = _converged(ranks, D, max_depth)
+    if strict and not converged:
+        raise RuntimeError(f"count_conservation_laws did not converge: {convergence}")
     return LawCount(dimension=D, gradient_rank=ranks[0], algebra_rank=rank, laws=D - rank,
                     laws_from_gradients=D - ranks[0], ranks_by_depth=ranks, singular_values=s, gap=gap,
-                    rank_rtol=rank_rtol)
+                    rank_rtol=rank_rtol, converged=converged, convergence=convergence)
+
+
+def _converged(ranks: list, D: int, max_depth: int) -> tuple[bool, str]:
+    """Whether ranks by depth are monotone and settled, and why not."""
+    for depth, (a, b) in enumerate(zip(ranks, ranks[1:]), start=2):
+        if b < a:
+            return False, (f"the rank fell from {a} to {b} at depth {depth} (ranks {ranks}): the "
+                           f"numerical cut moved; try another rank_rtol")
+    if ranks[-1] == D:
+        return True, f"full rank {D} reached (ranks {ranks})"
+    if len(ranks) >= 2 and ranks[-1] == ranks[-2]:
+        return True, f"rank settled at {ranks[-1]} (ranks {ranks})"
+    return False, (f"the rank was still growing at max_depth={max_depth} (ranks {ranks}); "
+                   f"raise max_depth")
 
 
 # --------------------------------------------------------------------------------------------
@@ -537,6 +609,7 @@ def count_linear_laws(width: int, n_points: int = 40, seed: int = 0) -> LawCount
     point. Introduced in chapter 4."""
     _checks.positive("width", width, integer=True)
     _checks.positive("n_points", n_points, integer=True)
+    _checks.seed("seed", seed)
     g = torch.Generator().manual_seed(seed)
     r = width
     X = torch.randn(n_points, r + 1, generator=g, dtype=torch.float64)
@@ -552,6 +625,7 @@ def count_relu_laws(hidden: int, n_points: int = 40, seed: int = 0) -> LawCount:
     cuts the data in half (no neuron always on or always off). Introduced in chapter 4."""
     _checks.positive("hidden", hidden, integer=True)
     _checks.positive("n_points", n_points, integer=True)
+    _checks.seed("seed", seed)
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(n_points, 2, generator=g, dtype=torch.float64)
     Y = torch.randn(n_points, 1, generator=g, dtype=torch.float64)

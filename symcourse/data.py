@@ -62,10 +62,12 @@ def max_affine_task(weights, biases, n_points: int = 1000, seed: int = 0,
     _checks.positive("n_points", n_points, integer=True)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    _checks.dtype("dtype", dtype)
     A = _as_float64("weights", weights, "(P, D)")
     c = _as_float64("biases", biases, "(P,)")
     _checks.tensor("weights", A, ndim=2)
     _checks.tensor("biases", c, shape=(A.shape[0],))
+    _checks.nonempty("weights", A)
     generator = torch.Generator().manual_seed(seed)
     X = torch.rand(n_points, A.shape[1], generator=generator, dtype=torch.float64)
     y = (X @ A.T + c).amax(dim=1)
@@ -100,6 +102,7 @@ def spiral_task(n_points: int = 600, n_classes: int = 3, noise: float = 0.15, se
     _checks.positive("n_points", n_points, integer=True)
     _checks.positive("n_classes", n_classes, integer=True)
     _checks.positive("noise", noise, allow_zero=True)
+    _checks.dtype("dtype", dtype)
     if n_classes < 2 or n_points < n_classes:
         raise ValueError(f"need n_classes >= 2 and n_points >= n_classes, got {n_points} points "
                          f"and {n_classes} classes")
@@ -124,6 +127,7 @@ def mnist1d_task(n_samples: int = 5000, seed: int = 42,
     generator reseeds NumPy's and Python's global random state. Introduced in chapter 6.
     """
     _checks.positive("n_samples", n_samples, integer=True)
+    _checks.dtype("dtype", dtype)
     if n_samples < 50:
         raise ValueError(f"n_samples must be at least 50 (5 per digit after the split), "
                          f"got {n_samples}")

@@ -20,6 +20,7 @@ def _hidden_linears(model) -> list[int]:
     """Positions of the nn.Linear layers followed by a ReLU in a Sequential."""
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"model must be a torch.nn.Sequential, got {type(model).__name__}")
+    _checks.module("model", model)
     found = [i for i, m in enumerate(model[:-1])
              if isinstance(m, nn.Linear) and isinstance(model[i + 1], ACTIVATIONS)]
     if not found:
@@ -69,30 +70,53 @@ def gl_move(model: nn.Sequential, layer: int, units, mix: torch.Tensor) -> nn.Se
     layer's columns ``W' A⁻¹``. While every unit stays active on the data the network's output is
     unchanged. Returns the model. Introduced in chapter 9."""
     hidden = _hidden_linears(model)
-    if layer not in hidden:
+    if isinstance(layer, bool) or not isinstance(layer, int) or layer not in hidden:
         raise ValueError(f"layer must be the position of a Linear layer followed by ReLU, one of "
                          f"{hidden}; got {layer!r}")
     nxt = next(j for j in range(layer + 1, len(model)) if isinstance(model[j], nn.Linear))
-    units = torch.as_tensor(units, dtype=torch.long)
+    units = _unit_indices(units, model[layer].out_features)
     k = units.numel()
-    if k == 0 or units.unique().numel() != k or units.min() < 0 or \
-            units.max() >= model[layer].out_features:
-        raise ValueError(f"units must be distinct indices below {model[layer].out_features}")
     _checks.tensor("mix", mix, shape=(k, k))
     A = torch.eye(k, dtype=mix.dtype) + mix
+    cond = float(torch.linalg.cond(A.double()))
+    if not cond < 1e10:  # everything is checked before the model is touched
+        raise ValueError(f"mix: I + mix must be invertible (condition number below 1e10), got "
+                         f"condition number {cond:.1e}; use a smaller mix")
     with torch.no_grad():
         W, b, V = model[layer].weight, model[layer].bias, model[nxt].weight
-        W[units] = A.to(W.dtype) @ W[units]
+        new_W = A.to(W.dtype) @ W[units]
+        new_b = A.to(b.dtype) @ b[units] if b is not None else None
+        new_V = V[:, units] @ torch.linalg.inv(A).to(V.dtype)
+        if not all(torch.isfinite(t).all() for t in (new_W, new_V) + ((new_b,) if b is not None else ())):
+            raise ValueError("mix: the moved weights would not be finite; use a smaller mix")
+        W[units] = new_W
         if b is not None:
-            b[units] = A.to(b.dtype) @ b[units]
-        V[:, units] = V[:, units] @ torch.linalg.inv(A).to(V.dtype)
+            b[units] = new_b
+        V[:, units] = new_V
     return model
+
+
+def _unit_indices(units, width: int) -> torch.Tensor:
+    """Distinct integer unit indices in [0, width) as a long tensor (floats are refused)."""
+    if isinstance(units, torch.Tensor):
+        ok = not (units.is_floating_point() or units.is_complex() or units.dtype == torch.bool)
+        values = units.reshape(-1).tolist() if ok else None
+    elif isinstance(units, (list, tuple, range)):
+        values = list(units)
+        ok = all(isinstance(u, int) and not isinstance(u, bool) for u in values)
+    else:
+        ok, values = False, None
+    if not ok:
+        raise TypeError(f"units must be a list or integer tensor of unit indices, got {units!r}")
+    if not values or len(set(values)) != len(values) or min(values) < 0 or max(values) >= width:
+        raise ValueError(f"units must be distinct indices in [0, {width - 1}], got {values!r}")
+    return torch.as_tensor(values, dtype=torch.long)
 
 
 def kink_positions(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """Where each unit of a one-input ReLU layer ``relu(w x + b)`` bends: ``x = −b / w``.
     Chapter 9."""
-    weight = _checks.tensor("weight", weight, ndim=1)
+    weight = _checks.nonempty("weight", _checks.tensor("weight", weight, ndim=1))
     bias = _checks.tensor("bias", bias, shape=(weight.numel(),))
     if (weight == 0).any():
         raise ValueError("a unit with w = 0 is constant and has no kink")
@@ -118,9 +142,11 @@ def kink_slide(weight: torch.Tensor, out: torch.Tensor, i: int, j: int) -> torch
     """The direction in outgoing weights that two coinciding, same-facing units ``i`` and ``j``
     can move along without changing the function: ``δout_i = |w_j|``, ``δout_j = −|w_i|`` (the
     combined slope ``out_i |w_i| + out_j |w_j|`` stays fixed). Chapter 9."""
-    weight = _checks.tensor("weight", weight, ndim=1)
+    weight = _checks.nonempty("weight", _checks.tensor("weight", weight, ndim=1))
     out = _checks.tensor("out", out, shape=(weight.numel(),))
-    if i == j or not (0 <= i < len(weight) and 0 <= j < len(weight)):
+    _checks.integer("i", i, low=0, high=len(weight) - 1)
+    _checks.integer("j", j, low=0, high=len(weight) - 1)
+    if i == j:
         raise ValueError(f"i and j must be two different unit indices below {len(weight)}")
     direction = torch.zeros_like(out)
     direction[i], direction[j] = weight[j].abs(), -weight[i].abs()
@@ -137,6 +163,10 @@ def census_during_training(model: nn.Sequential, X: torch.Tensor, labels: torch.
     _checks.positive("steps", steps, integer=True)
     _checks.positive("every", every, integer=True)
     _checks.positive("batch_size", batch_size, integer=True)
+    _checks.seed("seed", seed)
+    _hidden_linears(_checks.module("model", model))
+    _checks.nonempty("X", _checks.tensor("X", X, ndim=2))
+    _checks.labels("labels", labels, X.shape[0], n_classes=_out_features(model))
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     counts = {}
@@ -152,6 +182,11 @@ def census_during_training(model: nn.Sequential, X: torch.Tensor, labels: torch.
     return counts
 
 
+def _out_features(model: nn.Sequential) -> int:
+    last = [m for m in model if isinstance(m, nn.Linear)][-1]
+    return last.out_features
+
+
 INITS = ("normal", "uniform")
 
 
@@ -163,6 +198,8 @@ def init_preactivations(x: torch.Tensor, init: str = "normal", draws: int = 4000
     x = _checks.tensor("x", x, ndim=1).to(torch.float64)
     _checks.choice("init", init, INITS)
     _checks.positive("draws", draws, integer=True)
+    _checks.seed("seed", seed)
+    _checks.nonempty("x", x)
     d = x.numel()
     generator = torch.Generator().manual_seed(seed)
     if init == "normal":
@@ -176,6 +213,9 @@ def kurtosis(values: torch.Tensor) -> float:
     """``E[(z − μ)⁴] / Var(z)²``: 3 for a normal distribution, 1.8 for a uniform one.
     Chapter 9."""
     values = _checks.tensor("values", values, ndim=1)
+    if values.numel() < 2 or bool((values == values[0]).all()):
+        raise ValueError(f"values must hold at least two different numbers (kurtosis divides by "
+                         f"the variance), got {values.numel()} values")
     centred = values - values.mean()
     return float((centred ** 4).mean() / (centred ** 2).mean() ** 2)
 
@@ -185,7 +225,11 @@ def near_kinks(layer: nn.Linear, interval: tuple[float, float], tol: float = 0.0
     the same way and bend inside ``interval``. Introduced in chapter 9."""
     if not isinstance(layer, nn.Linear) or layer.in_features != 1:
         raise ValueError("layer must be an nn.Linear with one input")
-    low, high = interval
+    if not isinstance(interval, (tuple, list)) or len(interval) != 2:
+        raise TypeError(f"interval must be a pair (low, high), got {interval!r}")
+    low, high = _checks.finite("interval[0]", interval[0]), _checks.finite("interval[1]", interval[1])
+    if low >= high:
+        raise ValueError(f"interval must have low < high, got {interval!r}")
     w, b = layer.weight.detach()[:, 0], layer.bias.detach()
     x = kink_positions(w, b)
     return sum(1 for i, j in coinciding_kinks(w, b, tol) if low < float(x[i]) < high)
@@ -194,7 +238,8 @@ def near_kinks(layer: nn.Linear, interval: tuple[float, float], tol: float = 0.0
 def fit_1d(model: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -> float:
     """Fit ``model`` to ``(x, y)`` by full-batch Adam on the mean squared error, in place;
     returns the final loss. Introduced in chapter 9."""
-    _checks.tensor("x", x, ndim=2)
+    _checks.module("model", model)
+    _checks.nonempty("x", _checks.tensor("x", x, ndim=2))
     _checks.tensor("y", y, shape=(x.shape[0], None))
     _checks.positive("lr", lr)
     _checks.positive("steps", steps, integer=True)
@@ -215,6 +260,15 @@ def census_sweep(make_model, X: torch.Tensor, labels: torch.Tensor, lrs, seeds, 
     if isinstance(make_model, nn.Module) or not callable(make_model):
         raise TypeError("make_model must be a function returning a fresh model")
     seeds = _checks.seeds(seeds)
+    lrs = list(lrs) if isinstance(lrs, (list, tuple, range)) else lrs
+    if not isinstance(lrs, list) or not lrs:
+        raise TypeError(f"lrs must be a non-empty list of learning rates, got {lrs!r}")
+    for lr in lrs:
+        _checks.positive("lrs entry", lr)
+    _checks.positive("steps", steps, integer=True)
+    _checks.positive("every", every, integer=True)
+    _checks.nonempty("X", _checks.tensor("X", X, ndim=2))
+    _checks.tensor("labels", labels, shape=(X.shape[0],), floating=False)
     runs = {}
     for lr in lrs:
         for seed in seeds:

@@ -117,6 +117,7 @@ def modified_gradient(loss_fn: Callable, theta: torch.Tensor, lr: float,
                       momentum: float = 0.0) -> torch.Tensor:
     """The gradient of :func:`modified_loss` at ``theta``: ``(∇L + 2c·H∇L)/(1 − β)``, computed
     by double backward (``H`` is the Hessian, never formed). Introduced in chapter 5."""
+    _checks.positive("lr", lr)
     return _loss_and_grad(modified_loss(loss_fn, lr, momentum), _flat_theta(theta))[1]
 
 
@@ -125,6 +126,7 @@ def consistent_velocity(loss_fn: Callable, theta0: torch.Tensor, lr: float,
     """A starting velocity for :func:`heavy_ball` that matches the modified flow: ``−lr`` times
     the gradient of :func:`modified_loss`. Starting from rest instead shifts the whole momentum
     trajectory by a term of first order in ``lr``. Introduced in chapter 5."""
+    _checks.positive("lr", lr)
     return -lr * modified_gradient(loss_fn, theta0, lr, momentum)
 
 
@@ -146,6 +148,7 @@ def compare_with_flows(loss_fn: Callable, theta0: torch.Tensor, lr: float, steps
     gradient flow and the modified flow of ``L_λ = L + (λ/2)|θ|²``. Introduced in chapter 5
     (its explorer draws the result)."""
     _callable("loss_fn", loss_fn)
+    _checks.positive("lr", lr)
     _checks.positive("weight_decay", weight_decay, allow_zero=True)
     decayed = lambda theta: loss_fn(theta) + 0.5 * weight_decay * (theta * theta).sum()  # noqa: E731
     start = _flat_theta(theta0)
@@ -178,8 +181,7 @@ class ErrorOrders:
 def fit_slope(x, y) -> float:
     """Least-squares slope of ``log y`` against ``log x``: the measured order of an error.
     Introduced in chapter 5."""
-    x = torch.as_tensor(x, dtype=torch.float64).reshape(-1)
-    y = torch.as_tensor(y, dtype=torch.float64).reshape(-1)
+    x, y = _floats("x", x), _floats("y", y)
     if x.numel() != y.numel() or x.numel() < 2:
         raise ValueError(f"x and y need the same number (>= 2) of entries, got {x.numel()} and {y.numel()}")
     if not (torch.isfinite(x).all() and torch.isfinite(y).all()) or (x <= 0).any() or (y <= 0).any():
@@ -189,6 +191,13 @@ def fit_slope(x, y) -> float:
     if float((lx0 ** 2).sum()) == 0:
         raise ValueError("x must contain at least two different values")
     return float((lx0 * (ly - ly.mean())).sum() / (lx0 ** 2).sum())
+
+
+def _floats(name: str, values) -> torch.Tensor:
+    try:
+        return torch.as_tensor(values, dtype=torch.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a sequence of numbers, got {values!r}") from None
 
 
 def error_orders(loss_fn: Callable, theta0: torch.Tensor, lrs: Sequence[float], T: float, *,
@@ -201,12 +210,13 @@ def error_orders(loss_fn: Callable, theta0: torch.Tensor, lrs: Sequence[float], 
     _callable("loss_fn", loss_fn)
     theta0 = _flat_theta(theta0)
     _checks.positive("T", T)
+    _checks.positive("rtol", rtol)
     beta = _momentum(momentum)
     if isinstance(lrs, (str, bytes)) or not isinstance(lrs, Sequence) or len(lrs) < 2:
         raise ValueError("lrs must be a list of at least two learning rates")
     steps = []
     for lr in lrs:
-        _checks.positive("each learning rate", lr)
+        _checks.positive("lrs entry", lr)
         n = round(T / lr)
         if n < 1 or abs(n * lr - T) > 1e-9 * T:
             raise ValueError(f"T/lr must be a whole number of steps; T={T}, lr={lr}")
@@ -299,9 +309,9 @@ def rescale_generators(theta: torch.Tensor, in_dim: int, hidden: int,
     :func:`symcourse.conservation.relu_loss` at ``theta``: for neuron ``i``, its incoming weights
     (bias included) and minus its outgoing weights, zero elsewhere. Introduced in chapter 5."""
     theta = _flat_theta(theta)
-    shapes = [(hidden, in_dim + 1), (out_dim, hidden)]
     for name, v in (("in_dim", in_dim), ("hidden", hidden), ("out_dim", out_dim)):
         _checks.positive(name, v, integer=True)
+    shapes = [(hidden, in_dim + 1), (out_dim, hidden)]
     W_in, W_out = split(theta, shapes)
     gens = torch.zeros(hidden, theta.numel(), dtype=torch.float64)
     for i in range(hidden):

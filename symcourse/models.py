@@ -23,6 +23,7 @@ def question_network(in_dim: int = 2, units: int = 2, bias: bool = True,
     """
     _checks.positive("in_dim", in_dim, integer=True)
     _checks.positive("units", units, integer=True)
+    _checks.flag("bias", bias)
     _checks.in_range("dropout_before", dropout_before, 0.0, 1.0, high_open=True)
     _checks.in_range("dropout_after", dropout_after, 0.0, 1.0, high_open=True)
     layers: list[nn.Module] = []
@@ -37,6 +38,9 @@ def question_network(in_dim: int = 2, units: int = 2, bias: bool = True,
 
 def linear_layer(net: nn.Sequential) -> nn.Linear:
     """The ``nn.Linear`` inside a :func:`question_network`."""
+    _checks.instance("net", _checks.module("net", net), nn.Sequential, "torch.nn.Sequential (see question_network)")
+    if not any(isinstance(m, nn.Linear) for m in net):
+        raise ValueError("net must contain an nn.Linear layer (see question_network)")
     return next(m for m in net if isinstance(m, nn.Linear))
 
 
@@ -72,6 +76,8 @@ def init_theta(seeds, in_dim: int = 2, units: int = 2, bias: bool = True,
     seeds = _checks.seeds(seeds)
     _checks.positive("in_dim", in_dim, integer=True)
     _checks.positive("units", units, integer=True)
+    _checks.flag("bias", bias)
+    _checks.dtype("dtype", dtype)
     bias_bound = 1 / math.sqrt(in_dim)
     state = torch.random.get_rng_state()
     try:
@@ -89,11 +95,20 @@ def init_theta(seeds, in_dim: int = 2, units: int = 2, bias: bool = True,
 
 def perfect_theta(dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """The question's hand-set solution: weights [[1, 2], [3, 1]], biases 0, as (1, 2, 3). Chapter 1."""
+    _checks.dtype("dtype", dtype)
     return torch.tensor([[[1.0, 2.0, 0.0], [3.0, 1.0, 0.0]]], dtype=dtype)
 
 
 def has_bias(theta: torch.Tensor, in_dim: int) -> bool:
-    """Whether batched parameters carry a bias column, judged from their last size."""
+    """Whether batched parameters carry a bias column, judged from their last size.
+
+    The judgement is ambiguous when a biased network's ``in_dim + 1`` equals another input
+    width: pass ``bias=`` to :func:`unit_outputs` (and the functions built on it) to say which.
+    """
+    _checks.tensor("theta", theta, ndim=None)
+    _checks.positive("in_dim", in_dim, integer=True)
+    if theta.ndim == 0:
+        raise ValueError("theta must have at least one dimension")
     if theta.shape[-1] == in_dim + 1:
         return True
     if theta.shape[-1] == in_dim:
@@ -103,14 +118,26 @@ def has_bias(theta: torch.Tensor, in_dim: int) -> bool:
 
 def augment(X: torch.Tensor, bias: bool) -> torch.Tensor:
     """Append a column of ones to ``X`` when the units have biases."""
+    _checks.tensor("X", X, ndim=2, floating=False)
+    _checks.flag("bias", bias)
     return torch.cat([X, torch.ones_like(X[:, :1])], dim=1) if bias else X
 
 
-def unit_outputs(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """Every unit's affine output on every point: (S, K, N). Introduced in chapter 1."""
+def unit_outputs(theta: torch.Tensor, X: torch.Tensor, *, bias: bool | None = None) -> torch.Tensor:
+    """Every unit's affine output on every point: (S, K, N). Introduced in chapter 1.
+
+    ``bias`` says whether ``theta`` has a bias column; by default it is judged from the shapes
+    (see :func:`has_bias`), and a mismatch with an explicit ``bias`` raises.
+    """
     _checks.tensor("X", X, ndim=2)
     _checks.tensor("theta", theta, ndim=3)
-    Xa = augment(X, has_bias(theta, X.shape[1])).to(theta.dtype)
+    _checks.nonempty("X", X)
+    _checks.nonempty("theta", theta)
+    found = has_bias(theta, X.shape[1])
+    if bias is not None and _checks.flag("bias", bias) != found:
+        raise ValueError(f"theta has last size {theta.shape[-1]}, which with X's {X.shape[1]} "
+                         f"columns means bias={found}, but bias={bias} was given")
+    Xa = augment(X, found).to(theta.dtype)
     return theta @ Xa.T
 
 
@@ -121,12 +148,14 @@ def predict(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
 
 def mse(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean squared error per seed: (S,). Introduced in chapter 1."""
+    _checks.tensor("X", X, ndim=2)
     _checks.tensor("y", y, shape=(X.shape[0],))
     return (predict(theta, X) - y.to(theta.dtype)).square().mean(dim=1)
 
 
 def mae(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean absolute error per seed (the question's logged ``err``): (S,). Introduced in chapter 1."""
+    _checks.tensor("X", X, ndim=2)
     _checks.tensor("y", y, shape=(X.shape[0],))
     return (predict(theta, X) - y.to(theta.dtype)).abs().mean(dim=1)
 

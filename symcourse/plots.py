@@ -44,6 +44,7 @@ def loss_curves(steps: torch.Tensor, loss: torch.Tensor, stalled: torch.Tensor |
                 max_curves: int = 40, ylabel: str = "training MSE", title: str | None = None):
     """Loss against step for several seeds on a log scale; stalled runs red, solved blue. Chapter 1."""
     _checks.tensor("loss", loss, ndim=2)
+    _checks.positive("max_curves", max_curves, integer=True)
     if steps.shape != (loss.shape[0],):
         raise ValueError(f"steps must have shape ({loss.shape[0]},) to match loss, got {tuple(steps.shape)}")
     if stalled is not None and stalled.shape != (loss.shape[1],):
@@ -69,6 +70,9 @@ def win_regions(theta: torch.Tensor, task: MaxAffineTask, *, ax=None, title: str
     ``theta`` is one network (K, 3). Data points are drawn in their winner's colour.
     """
     _checks.tensor("theta", theta, ndim=2)
+    _checks.max_affine_task("task", task)
+    _checks.integer("resolution", resolution, low=2)
+    _checks.integer("show_points", show_points, low=0)
     if task.in_dim != 2:
         raise ValueError(f"win_regions draws 2-D inputs only; this task has {task.in_dim}")
     ax = _axes(ax, (3.3, 3.2))
@@ -96,7 +100,7 @@ def win_regions(theta: torch.Tensor, task: MaxAffineTask, *, ax=None, title: str
 def final_loss_histogram(final_loss: torch.Tensor, threshold: float = STALL_THRESHOLD, *, ax=None,
                          title: str | None = None):
     """Histogram of final losses (log bins) with the stall threshold marked. Chapter 1."""
-    _checks.tensor("final_loss", final_loss, ndim=1)
+    _checks.nonempty("final_loss", _checks.tensor("final_loss", final_loss, ndim=1))
     _checks.positive("threshold", threshold)
     ax = _axes(ax)
     values = final_loss.clamp(min=1e-16).double().log10().numpy()

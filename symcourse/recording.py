@@ -124,6 +124,9 @@ def train_recorded(model: nn.Module, task: ClassificationTask, lr: float, steps:
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(task, ClassificationTask):
         raise TypeError(f"task must be a ClassificationTask, got {type(task).__name__}")
+    _checks.module("model", model)
+    _checks.classification_task("task", task)
+    _checks.seed("seed", seed)
     params = dict(model.named_parameters())
     if any(p.dtype != torch.float64 for p in params.values()) or task.X.dtype != torch.float64:
         raise TypeError("train_recorded needs a float64 model and task (the exact recursions are "
@@ -191,7 +194,10 @@ def fixed_time_runs(make_model, task: ClassificationTask, lrs, duration: float,
         raise TypeError(f"make_model must be a function returning a fresh model (every rate "
                         f"starts from the same initialisation), got {type(make_model).__name__}")
     _checks.positive("duration", duration)
-    lrs = [_checks.positive("lr", lr) for lr in lrs]
+    _checks.classification_task("task", task)
+    if isinstance(lrs, (str, bytes)) or not hasattr(lrs, "__iter__"):
+        raise TypeError(f"lrs must be a list of learning rates, got {lrs!r}")
+    lrs = [_checks.positive("lrs entry", lr) for lr in lrs]
     if not lrs:
         raise ValueError("lrs must not be empty")
     return {lr: train_recorded(make_model(), task, lr, max(1, round(duration / lr)),

@@ -35,7 +35,7 @@ from .data import MaxAffineTask, max_affine_task
 from .models import augment, init_theta, mse
 from .stall import STALL_THRESHOLD, dead_units, is_stalled
 from .stats import paired_comparison, rate_summary
-from .sweeps import SweepResult, _make_optimizer, _recorded_steps, winner_mask
+from .sweeps import SweepResult, _make_optimizer, _recorded_steps, _validate_more, winner_mask
 
 KINDS = ("baseline", "no bias", "more units", "smooth max", "revival", "load balancing",
          "partition init", "noise", "restarts", "leaky max", "bias nudging", "recycling", "dropout after")
@@ -315,11 +315,16 @@ def soft_max_output(z: torch.Tensor, temperature: float, dim: int = -1) -> torch
     It lies above the max by at most ``τ·log K`` and passes every unit the share
     ``softmax(z/τ)`` of the gradient, so no unit's gradient is exactly zero. Chapter 7.
     """
-    _checks.tensor("z", z)
+    _checks.nonempty("z", _checks.tensor("z", z))
     _checks.positive("temperature", temperature, allow_zero=True)
     if temperature == 0:  # the gradient goes to the first largest unit, as in MaxPool1d
         return z.max(dim=dim).values
-    return temperature * torch.logsumexp(z / temperature, dim=dim)
+    out = temperature * torch.logsumexp(z / temperature, dim=dim)
+    if not torch.isfinite(out).all():  # z is finite, so z / temperature overflowed
+        raise ValueError(f"temperature {temperature!r} is too small for outputs of size "
+                         f"{float(z.abs().max()):.1e}: z / temperature overflows; use 0 for the "
+                         f"hard max or a temperature above 1e-300")
+    return out
 
 
 def load_balancing_loss(z: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
@@ -330,13 +335,17 @@ def load_balancing_loss(z: torch.Tensor, temperature: float = 0.5) -> torch.Tens
     It is 1 when the units share the points equally and K when one unit wins everything; its
     gradient raises the soft share of units that win little. Chapter 7.
     """
-    _checks.tensor("z", z, ndim=2)
+    _checks.nonempty("z", _checks.tensor("z", z, ndim=2))
     _checks.positive("temperature", temperature)
     K = z.shape[1]
     wins = z.detach().argmax(dim=1)
     f = torch.bincount(wins, minlength=K).to(z.dtype) / z.shape[0]
     P = torch.softmax(z / temperature, dim=1).mean(dim=0)
-    return K * (f * P).sum()
+    out = K * (f * P).sum()
+    if not torch.isfinite(out):  # z is finite, so z / temperature overflowed
+        raise ValueError(f"temperature {temperature!r} is too small for these outputs: "
+                         f"z / temperature overflows; use a temperature above 1e-300")
+    return out
 
 
 def parameter_noise(seed: int, steps: int, shape, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -348,6 +357,11 @@ def parameter_noise(seed: int, steps: int, shape, dtype: torch.dtype = torch.flo
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     _checks.positive("steps", steps, integer=True)
+    _checks.dtype("dtype", dtype)
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, (tuple, list, torch.Size)) or not shape:
+        raise TypeError(f"shape must be a non-empty tuple of sizes, got {shape!r}")
+    for size in shape:
+        _checks.positive("shape entry", size, integer=True)
     generator = torch.Generator().manual_seed(7_919 * seed + 104_729)
     return torch.randn(steps, *shape, generator=generator, dtype=torch.float64).to(dtype)
 
@@ -464,6 +478,7 @@ def least_squares_partition(X: torch.Tensor, y: torch.Tensor, units: int, seeds,
     _checks.tensor("y", y, shape=(X.shape[0],))
     _checks.positive("units", units, integer=True)
     _checks.positive("iterations", iterations, integer=True)
+    _checks.dtype("dtype", dtype)
     seeds = _checks.seeds(seeds)
     N, D = X.shape
     if units > N:
@@ -530,6 +545,7 @@ def restart_theta(seed: int, attempt: int, in_dim: int, units: int, bias: bool =
     :func:`restarts` draws when it re-starts that seed for the ``attempt``-th time. Chapter 7."""
     if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
         raise ValueError(f"attempt must be a non-negative integer, got {attempt!r}")
+    _checks.seed("seed", seed)
     return init_theta([_restart_seed(seed, attempt)], in_dim, units, bias, dtype=dtype)[0]
 
 
@@ -675,6 +691,7 @@ def train_remedy(task: MaxAffineTask, seeds=200, remedy: Remedy | None = None, *
                         f"{type(remedy).__name__}")
     if not isinstance(task, MaxAffineTask):
         raise TypeError(f"task must be a MaxAffineTask (see symcourse.data), got {type(task).__name__}")
+    _validate_more(task, units, remedy.bias, betas, eps, dtype, record_params=record_params)
     _checks.positive("units", units, integer=True)
     _checks.positive("steps", steps, integer=True)
     _checks.positive("lr", lr)
@@ -859,6 +876,9 @@ def compare_remedies(task: MaxAffineTask, remedies: dict, seeds=200, **options) 
     seeds and budget; returns label -> :class:`RemedyResult`. Chapter 7."""
     if not isinstance(remedies, dict) or not remedies:
         raise ValueError("remedies must be a non-empty dict of label -> Remedy")
+    for label, remedy in remedies.items():
+        _checks.instance(f"remedies[{label!r}]", remedy, Remedy, "Remedy (see standard_remedies)")
+    _checks.max_affine_task("task", task)
     return {label: train_remedy(task, seeds, remedy, **options) for label, remedy in remedies.items()}
 
 
@@ -870,8 +890,8 @@ def summarise(results: dict, reference: str | None = None, task: MaxAffineTask |
     if not isinstance(results, dict) or not results:
         raise ValueError("results must be a non-empty dict of label -> RemedyResult")
     reference = next(iter(results)) if reference is None else reference
-    if task is not None and not isinstance(task, MaxAffineTask):
-        raise TypeError(f"task must be a MaxAffineTask, got {type(task).__name__}")
+    if task is not None:
+        _checks.max_affine_task("task", task)
     if reference not in results:
         raise ValueError(f"reference {reference!r} is not one of the results: {', '.join(results)}")
     base = results[reference]
@@ -906,7 +926,10 @@ def paired_counts(solved: torch.Tensor, reference: torch.Tensor) -> tuple[int, i
     """For two runs on the same seeds: how many seeds ``solved`` solves that ``reference`` does
     not, and how many ``reference`` solves that ``solved`` does not. Chapter 7."""
     _checks.tensor("solved", solved, ndim=1, floating=False)
-    _checks.tensor("reference", reference, shape=(solved.shape[0],), floating=False)
+    _checks.tensor("reference", reference, ndim=1, floating=False)
+    if solved.shape != reference.shape:
+        raise ValueError(f"solved and reference must have one flag per seed each, got shapes "
+                         f"{tuple(solved.shape)} and {tuple(reference.shape)}")
     if solved.dtype != torch.bool or reference.dtype != torch.bool:
         raise TypeError("solved and reference must be bool tensors, one flag per seed")
     return int((solved & ~reference).sum()), int((reference & ~solved).sum())

@@ -49,7 +49,7 @@ def dead_units(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
 def is_stalled(final_loss: torch.Tensor, threshold: float = STALL_THRESHOLD) -> torch.Tensor:
     """Runs whose final training MSE is above ``threshold``. Chapter 1."""
     _checks.positive("threshold", threshold)
-    _checks.tensor("final_loss", final_loss)
+    _checks.nonempty("final_loss", _checks.tensor("final_loss", final_loss))
     return final_loss > threshold
 
 
@@ -59,6 +59,7 @@ def gradients(theta: torch.Tensor, task: MaxAffineTask) -> dict:
     Returns ``summed`` (S, K, A) — the gradient the optimiser sees — and ``per_sample`` (S, N, K, A),
     the contribution of each point (they add up to ``summed``). Chapter 1.
     """
+    _checks.max_affine_task("task", task)
     th, single = _batched(theta)
     bias = has_bias(th, task.in_dim)
     Xa = augment(task.X.to(th.dtype), bias)
@@ -78,6 +79,7 @@ def gradient_report(theta: torch.Tensor, task: MaxAffineTask) -> dict:
     (rescaled by N, i.e. the gradient one point alone would give). A stall is where the first is
     tiny and the second is not. Returns tensors (S, K) or (K,). Chapter 1.
     """
+    _checks.max_affine_task("task", task)
     g = gradients(theta, task)
     n = task.n_points
     summed = g["summed"].norm(dim=-1)
@@ -147,6 +149,7 @@ def affine_fit_errors(draws: int = 1000, n_points: int = 1000, first_seed: int =
 
     _checks.positive("draws", draws, integer=True)
     _checks.positive("n_points", n_points, integer=True)
+    _checks.seed("first_seed", first_seed)
     tasks = [stall_task(n_points, first_seed + i, dtype=torch.float64) for i in range(draws)]
     X = torch.stack([augment(t.X, True) for t in tasks])
     y = torch.stack([t.y for t in tasks])

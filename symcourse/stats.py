@@ -38,6 +38,8 @@ def rate_summary(flags, confidence: float = 0.95) -> dict:
     if isinstance(flags, torch.Tensor):
         _checks.tensor("flags", flags, ndim=1, floating=False)
         flags = flags.tolist()
+    if isinstance(flags, (str, bytes)) or not hasattr(flags, "__iter__"):
+        raise TypeError(f"flags must be a 1-D bool tensor or a flat sequence of bools, got {flags!r}")
     values = list(flags)
     if any(not isinstance(f, (bool, int)) for f in values):
         raise TypeError("flags must be a 1-D bool tensor or a flat sequence of bools")

@@ -105,6 +105,9 @@ def winner_mask(z: torch.Tensor) -> torch.Tensor:
 
     Ties go to the lowest-numbered unit, as in ``MaxPool1d``. Introduced in chapter 1.
     """
+    if not isinstance(z, torch.Tensor) or z.ndim != 3:  # cheap: this runs at every training step
+        raise TypeError(f"z must be a tensor of unit outputs (S, K, N), got {type(z).__name__} "
+                        f"of shape {tuple(getattr(z, 'shape', ()))}")
     if z.shape[1] == 2:
         second = z[:, 1] > z[:, 0]
         return torch.stack([~second, second], dim=1)
@@ -313,6 +316,18 @@ def _validate(task, steps, optimizer, lr, momentum, weight_decay, record_every, 
         raise ValueError("momentum applies to optimizer='sgd'; Adam's momentum is betas[0]")
 
 
+def _validate_more(task, units, bias, betas, eps, dtype, **flags):
+    """The checks every trainer shares: a consistent task, network size, Adam's settings, dtype."""
+    _checks.max_affine_task("task", task)
+    _checks.positive("units", units, integer=True)
+    _checks.flag("bias", bias)
+    _checks.betas(betas)
+    _checks.positive("eps", eps)
+    _checks.dtype("dtype", dtype)
+    for name, value in flags.items():
+        (_checks.seed if name.endswith("seed") else _checks.flag)(name, value)
+
+
 def train_sweep(task: MaxAffineTask, seeds=500, *, units: int = 2, bias: bool = True, steps: int = 4000,
                 optimizer: str = "adam", lr: float = 0.02, betas=(0.9, 0.999), eps: float = 1e-8,
                 momentum: float = 0.0, weight_decay: float = 0.0, dropout_before: float = 0.0,
@@ -335,6 +350,7 @@ def train_sweep(task: MaxAffineTask, seeds=500, *, units: int = 2, bias: bool = 
     ``None``: only when someone is watching, never in the test run).
     """
     _validate(task, steps, optimizer, lr, momentum, weight_decay, record_every, dropout_before, dropout_after)
+    _validate_more(task, units, bias, betas, eps, dtype, record_params=record_params, dropout_seed=dropout_seed)
     _checks.positive("chunk_size", chunk_size, integer=True)
     _checks.choice("engine", engine, ENGINES)
     if engine == "gram" and (dropout_before or dropout_after):
@@ -442,6 +458,7 @@ def train_loop(task: MaxAffineTask, seeds=1, *, units: int = 2, bias: bool = Tru
     this small, and avoids slowdowns when other processes share the CPU. Introduced in chapter 1.
     """
     _validate(task, steps, optimizer, lr, momentum, weight_decay, record_every, dropout_before, dropout_after)
+    _validate_more(task, units, bias, betas, eps, dtype)
     _checks.positive("threads", threads, integer=True)
     seeds = _checks.seeds(seeds)
     previous_threads = torch.get_num_threads()
@@ -489,6 +506,8 @@ def _loop(task, seeds, units, bias, steps, optimizer, lr, betas, eps, momentum, 
 
 def eval_mse(result: SweepResult, task: MaxAffineTask) -> torch.Tensor:
     """Loss of each seed's final parameters with dropout off (evaluation mode). Chapter 1."""
+    _checks.instance("result", result, SweepResult, "SweepResult (from train_sweep or train_loop)")
+    _checks.max_affine_task("task", task)
     return mse(result.theta, task.X.to(result.theta.dtype), task.y)
 
 

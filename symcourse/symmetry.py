@@ -89,8 +89,7 @@ class Constraint:
 
 def parameters(model: nn.Module) -> Params:
     """Detached copies of a model's parameters, keyed by ``named_parameters()`` names. Chapter 3."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _checks.module("model", model)
     return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
@@ -103,7 +102,7 @@ def _params(name: str, params) -> Params:
     return params
 
 
-def _symmetry(sym, params: Params | None = None, kinds=KINDS) -> Symmetry:
+def _symmetry(sym, params: Params | None = None, kinds=KINDS, name: str = "params") -> Symmetry:
     if not isinstance(sym, Symmetry):
         raise TypeError(f"sym must be a Symmetry (from translation_groups, scale_groups or "
                         f"rescale_groups), got {type(sym).__name__}")
@@ -112,14 +111,24 @@ def _symmetry(sym, params: Params | None = None, kinds=KINDS) -> Symmetry:
         for key, s in sym.signs.items():
             if key not in params or params[key].shape != s.shape:
                 raise ValueError(f"the symmetry {sym.label!r} acts on parameter {key!r} of shape "
-                                 f"{tuple(s.shape)}, which these parameters do not have")
+                                 f"{tuple(s.shape)}, which {name} does not have")
     return sym
 
 
 def _sequential(model) -> nn.Sequential:
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"model must be a torch.nn.Sequential, got {type(model).__name__}")
-    return model
+    return _checks.module("model", model)
+
+
+def _fits(name: str, params: Params, shapes: dict | None) -> Params:
+    """Check that ``params`` has exactly the parameter names and shapes in ``shapes`` (if known)."""
+    if shapes is not None:
+        got = {key: tuple(value.shape) for key, value in params.items()}
+        if got != shapes:
+            raise ValueError(f"{name} must have the model's parameter names and shapes {shapes}, "
+                             f"got {got}")
+    return params
 
 
 def _signs(model: nn.Module) -> Params:
@@ -219,6 +228,7 @@ def rescale_groups(model: nn.Sequential, *, skip_blocked: bool = False) -> list[
     removes the neurons of the layer it follows. Introduced in chapter 3.
     """
     model = _sequential(model)
+    _checks.flag("skip_blocked", skip_blocked)
     pairs = _linear_pairs(model, HOMOGENEOUS, "rescale symmetry", skip_blocked)
     groups = []
     for i, j in pairs:
@@ -263,8 +273,8 @@ def _act(params, sym, alpha, kind: str) -> Params:
     _symmetry(sym, params, kinds=(kind,) if kind == "translation" else ("scale", "rescale"))
     if kind != "translation":
         _checks.positive("alpha", alpha)
-    elif isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-        raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
+    else:
+        _checks.finite("alpha", alpha)
     out = {}
     for key, theta in params.items():
         s = sym.signs.get(key)
@@ -316,10 +326,9 @@ def predicted_gradient(sym: Symmetry, grad: Params, alpha: float) -> Params:
     one by it. Introduced in chapter 3.
     """
     grad = _params("grad", grad)
-    _symmetry(sym, grad)
+    _symmetry(sym, grad, name="grad")
     if sym.kind == "translation":
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-            raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
+        _checks.finite("alpha", alpha)
         return {key: g.detach().clone() for key, g in grad.items()}
     _checks.positive("alpha", alpha)
     out = {}
@@ -356,7 +365,11 @@ def permute(params: Params, model: nn.Sequential, layer: int, perm) -> Params:
         raise ValueError(f"layer must be the index of an nn.Linear followed by another one; "
                          f"choose one of {sorted(pairs)}, got {layer!r}")
     width = model[layer].out_features
-    perm = torch.as_tensor(perm)
+    _fits("params", params, {k: tuple(p.shape) for k, p in model.named_parameters()})
+    try:
+        perm = torch.as_tensor(perm)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"perm must be a permutation of 0..{width - 1}, got {perm!r}") from None
     if perm.dtype in (torch.float16, torch.float32, torch.float64) or perm.shape != (width,) or \
             not torch.equal(perm.sort().values, torch.arange(width)):
         raise ValueError(f"perm must be a permutation of 0..{width - 1}, got {perm.tolist()}")
@@ -380,8 +393,7 @@ def loss_function(model: nn.Module, X: torch.Tensor, target: torch.Tensor,
 
     Introduced in chapter 3.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _checks.module("model", model)
     _checks.tensor("X", X, ndim=2)
     if not isinstance(target, torch.Tensor) or target.shape[0] != X.shape[0]:
         raise ValueError(f"target must be a tensor with one entry per row of X ({X.shape[0]})")
@@ -395,6 +407,7 @@ def loss_function(model: nn.Module, X: torch.Tensor, target: torch.Tensor,
             value = value + 0.5 * weight_decay * sum((p ** 2).sum() for p in params.values())
         return value
 
+    loss.shapes = {key: tuple(p.shape) for key, p in model.named_parameters()}  # checked by users
     return loss
 
 
@@ -406,7 +419,7 @@ def gradient(loss: Callable, params: Params) -> Params:
     """The gradient of ``loss`` at ``params``, by autograd. Introduced in chapter 3."""
     if not callable(loss):
         raise TypeError(f"loss must be callable (see loss_function), got {type(loss).__name__}")
-    leaves = _leaves(_params("params", params))
+    leaves = _leaves(_fits("params", _params("params", params), getattr(loss, "shapes", None)))
     grads = torch.autograd.grad(loss(leaves), list(leaves.values()), allow_unused=True)
     return {key: torch.zeros_like(leaves[key]) if g is None else g.detach()
             for key, g in zip(leaves, grads)}
@@ -416,7 +429,7 @@ def hvp(loss: Callable, params: Params, vector: Params) -> Params:
     """The Hessian of ``loss`` at ``params`` times ``vector``, by double backward. Chapter 3."""
     if not callable(loss):
         raise TypeError(f"loss must be callable (see loss_function), got {type(loss).__name__}")
-    leaves = _leaves(_params("params", params))
+    leaves = _leaves(_fits("params", _params("params", params), getattr(loss, "shapes", None)))
     vector = _params("vector", vector)
     if vector.keys() != leaves.keys() or any(vector[k].shape != leaves[k].shape for k in leaves):
         raise ValueError("vector must have the same parameter names and shapes as params")
@@ -435,6 +448,10 @@ def dot(a: Params, b: Params) -> float:
     a, b = _params("a", a), _params("b", b)
     if a.keys() != b.keys():
         raise ValueError("a and b must have the same parameter names")
+    for k in a:
+        if a[k].shape != b[k].shape:
+            raise ValueError(f"a[{k!r}] and b[{k!r}] must have the same shape, got "
+                             f"{tuple(a[k].shape)} and {tuple(b[k].shape)}")
     return float(sum((a[k].double() * b[k].double()).sum() for k in a))
 
 
@@ -514,8 +531,9 @@ def loss_change(loss: Callable, params: Params, moved: Params) -> Constraint:
     """``L(moved) - L(params)``, with ``|L(params)|`` as the size. Introduced in chapter 3."""
     if not callable(loss):
         raise TypeError(f"loss must be callable (see loss_function), got {type(loss).__name__}")
-    before = float(loss(_params("params", params)))
-    after = float(loss(_params("moved", moved)))
+    shapes = getattr(loss, "shapes", None)
+    before = float(loss(_fits("params", _params("params", params), shapes)))
+    after = float(loss(_fits("moved", _params("moved", moved), shapes)))
     return Constraint(after - before, abs(before))
 
 
@@ -557,6 +575,8 @@ def orbit_scan(sym: Symmetry, loss: Callable, params: Params, alphas) -> OrbitSc
         alphas = alphas.tolist()
     if not isinstance(alphas, (list, tuple)) or not alphas:
         raise ValueError("alphas must be a non-empty list (or 1-D tensor) of group elements")
+    for i, alpha in enumerate(alphas):
+        (_checks.finite if sym.kind == "translation" else _checks.positive)(f"alphas[{i}]", alpha)
     base = gradient(loss, params)
     signs = sorted({int(v) for s in sym.signs.values() for v in s.unique().tolist()} | {0},
                    reverse=True)

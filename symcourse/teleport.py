@@ -40,6 +40,7 @@ def deep_relu_mlp(in_dim: int = 40, width: int = 24, depth: int = 12, classes: i
         raise ValueError(f"depth must be at least 2 (one hidden layer), got {depth}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    _checks.dtype("dtype", dtype)
     torch.manual_seed(seed)
     sizes = [in_dim] + [width] * (depth - 1) + [classes]
     layers: list[nn.Module] = []
@@ -51,13 +52,20 @@ def deep_relu_mlp(in_dim: int = 40, width: int = 24, depth: int = 12, classes: i
     return nn.Sequential(*layers).to(dtype)
 
 
+def _model_and_task(model, task) -> None:
+    _checks.module("model", model)
+    _checks.classification_task("task", task)
+
+
 def flat_parameters(model: nn.Module) -> torch.Tensor:
     """All parameters of ``model`` as one detached vector. Chapter 8."""
+    _checks.module("model", model)
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
 def load_flat(model: nn.Module, theta: torch.Tensor) -> nn.Module:
     """Write the vector ``theta`` into ``model``'s parameters (in place); returns the model."""
+    _checks.instance("model", model, nn.Module, "torch.nn.Module")
     total = sum(p.numel() for p in model.parameters())
     _checks.tensor("theta", theta, shape=(total,))
     start = 0
@@ -71,7 +79,8 @@ def load_flat(model: nn.Module, theta: torch.Tensor) -> nn.Module:
 def sign_matrix(model: nn.Module, groups: list[Symmetry]) -> torch.Tensor:
     """Dense ``(groups, parameters)`` matrix of the groups' signs, in parameter order.
     Only multiplicative groups (scale, rescale) can be stacked this way. Chapter 8."""
-    if not groups:
+    _checks.module("model", model)
+    if not isinstance(groups, (list, tuple)) or not groups:
         raise ValueError("groups must not be empty")
     rows = []
     for sym in groups:
@@ -93,7 +102,10 @@ def move(theta: torch.Tensor, signs: torch.Tensor, log_scales: torch.Tensor) -> 
 
 
 def full_loss(model: nn.Module, task: ClassificationTask) -> float:
-    """Cross-entropy of ``model`` on the whole task, in the model's precision. Chapter 8."""
+    """Cross-entropy of ``model`` on the whole task, in the model's precision (NaN for a model
+    that diverged). Chapter 8."""
+    _checks.instance("model", model, nn.Module, "torch.nn.Module")
+    _checks.classification_task("task", task)
     with torch.no_grad():
         return nn.functional.cross_entropy(model(task.X), task.labels).item()
 
@@ -103,6 +115,9 @@ def check_invariance(model: nn.Module, task: ClassificationTask, before: torch.T
     """Evaluate the loss at the flat parameters ``before`` and ``after`` (the model is left at
     ``after``) and return the relative change; raise :class:`NotASymmetry` if it exceeds ``tol``.
     Needs float64: in float32 rounding alone exceeds 1e-10. Introduced in chapter 8."""
+    _model_and_task(model, task)
+    for name, value in (("before", before), ("after", after)):
+        _checks.tensor(name, value, shape=(sum(p.numel() for p in model.parameters()),))
     if any(p.dtype != torch.float64 for p in model.parameters()):
         raise TypeError("check_invariance needs a float64 model: float32 rounding alone "
                         "changes a loss by about 1e-7")
@@ -119,6 +134,8 @@ def check_invariance(model: nn.Module, task: ClassificationTask, before: torch.T
 
 def imbalance(theta: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
     """Per group, ``log(|θ_in|² / |θ_out|²) / 2``: zero for a balanced neuron. Chapter 8."""
+    signs = _checks.tensor("signs", signs, ndim=2)
+    _checks.tensor("theta", theta, shape=(signs.shape[1],))
     if not (signs < 0).any(dim=1).all():
         raise ValueError("every group needs outgoing (negative-sign) parameters to be balanced; "
                          "scale groups have none")
@@ -163,6 +180,7 @@ def teleport_scales(gradient: torch.Tensor, signs: torch.Tensor, radius: float, 
     """Log-scales, each within ``±radius``, that increase ``|∇L|²`` along the orbit: projected
     gradient ascent on ``Σ g_i² exp(−2 (Sᵀt)_i)``, which the transformation law gives without
     new gradient evaluations. Introduced in chapter 8 (after Zhao et al., 2022)."""
+    signs = _checks.tensor("signs", signs, ndim=2)
     _checks.tensor("gradient", gradient, shape=(signs.shape[1],))
     _checks.positive("radius", radius)
     _checks.positive("steps", steps, integer=True)
@@ -190,6 +208,7 @@ class OrbitMove:
 
 def full_gradient(model: nn.Module, task: ClassificationTask) -> torch.Tensor:
     """The full-batch gradient of the cross-entropy, flattened. Chapter 8."""
+    _model_and_task(model, task)
     model.zero_grad()
     nn.functional.cross_entropy(model(task.X), task.labels).backward()
     return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
@@ -201,6 +220,9 @@ def orbit_move(model: nn.Module, task: ClassificationTask, how: str, *, radius: 
     and outgoing norms) or ``"teleport"`` (larger gradient norm within log-scales ``±radius``),
     and check that the loss did not change (:func:`check_invariance`). Chapter 8."""
     _checks.choice("how", how, ("balance", "teleport"))
+    _model_and_task(model, task)
+    _checks.positive("radius", radius)
+    _checks.positive("tol", tol)
     signs = sign_matrix(model, rescale_groups(model))
     theta = flat_parameters(model)
     grad = full_gradient(model, task)
@@ -209,7 +231,11 @@ def orbit_move(model: nn.Module, task: ClassificationTask, how: str, *, radius: 
     else:
         t = teleport_scales(grad, signs, radius)
     moved = move(theta, signs, t)
-    change = check_invariance(model, task, theta, moved, tol)
+    try:
+        change = check_invariance(model, task, theta, moved, tol)
+    except NotASymmetry:
+        load_flat(model, theta)  # a refused move leaves the model where it was
+        raise
     new_grad = full_gradient(model, task)
     return OrbitMove(loss_change=change, gradient_before=grad.norm().item(),
                      gradient_after=new_grad.norm().item(),
@@ -244,6 +270,8 @@ def train_with_moves(model: nn.Module, task: ClassificationTask, lr: float, step
     the end. Introduced in chapter 8."""
     if how is not None:
         _checks.choice("how", how, ("balance", "teleport"))
+    _model_and_task(model, task)
+    _checks.seed("seed", seed)
     _checks.positive("lr", lr)
     _checks.positive("steps", steps, integer=True)
     _checks.positive("every", every, integer=True)
@@ -285,6 +313,8 @@ def unbalance(model: nn.Module, spread: float, seed: int = 0) -> torch.Tensor:
     uniformly from ``±spread`` for every hidden neuron. The function, and so the loss, is
     unchanged; returns the log-scales used. Introduced in chapter 8."""
     _checks.positive("spread", spread)
+    _checks.module("model", model)
+    _checks.seed("seed", seed)
     signs = sign_matrix(model, rescale_groups(model))
     generator = torch.Generator().manual_seed(seed)
     t = (2 * torch.rand(signs.shape[0], generator=generator, dtype=torch.float64) - 1) * spread
@@ -306,6 +336,11 @@ def compare_variants(task: ClassificationTask, seeds, variants: dict | None = No
     :func:`unbalance` (0 for none) and the orbit move every ``every`` steps (None for none).
     Introduced in chapter 8."""
     seeds = _checks.seeds(seeds)
+    _checks.classification_task("task", task)
+    _checks.positive("lr", lr)
+    _checks.positive("steps", steps, integer=True)
+    _checks.positive("every", every, integer=True)
+    _checks.positive("record_every", record_every, integer=True)
     variants = VARIANTS if variants is None else variants
     runs = {}
     for name, (spread, how) in variants.items():

@@ -43,7 +43,7 @@ def stiffness(kind: str, weight_decay: float) -> float:
 
 
 def _inputs(initial, drive, kind):
-    initial = _checks.tensor("initial", initial, ndim=1).to(torch.float64)
+    initial = _checks.nonempty("initial", _checks.tensor("initial", initial, ndim=1)).to(torch.float64)
     if drive is None:
         if kind != "translation":
             raise ValueError(f"the {kind} quantity needs a drive (the recorded <s, g²> or <s, d²>)")
@@ -94,10 +94,12 @@ def oscillator(times: torch.Tensor, mass: float, damping: float, stiffness: floa
     each of the three regimes (sign of ``γ² − 4mk``). ``x0``/``v0`` may be vectors (one column
     each); returns ``(len(times), ...)``. Introduced in chapter 6.
     """
-    times = _checks.tensor("times", times, ndim=1).to(torch.float64)
+    times = _checks.nonempty("times", _checks.tensor("times", times, ndim=1)).to(torch.float64)
     _checks.positive("mass", mass)
     _checks.positive("damping", damping, allow_zero=True)
     _checks.positive("stiffness", stiffness, allow_zero=True)
+    for name, value in (("x0", x0), ("v0", v0)):
+        (_checks.tensor if isinstance(value, torch.Tensor) else _checks.finite)(name, value)
     x0 = torch.as_tensor(x0, dtype=torch.float64)
     v0 = torch.as_tensor(v0, dtype=torch.float64)
     t = times.reshape(-1, *[1] * x0.ndim)
@@ -122,7 +124,7 @@ def free_decay(kind: str, times: torch.Tensor, lr: float, weight_decay: float,
     ``e^{−κt}`` without momentum, the :func:`oscillator` with ``q'(0) = −κ q(0)`` with it.
     Introduced in chapter 6."""
     kind, lr, weight_decay, momentum = _settings(kind, lr, weight_decay, momentum)
-    times = _checks.tensor("times", times, ndim=1).to(torch.float64)
+    times = _checks.nonempty("times", _checks.tensor("times", times, ndim=1)).to(torch.float64)
     k = stiffness(kind, weight_decay)
     if momentum == 0.0:
         return torch.exp(-k * times)

@@ -42,7 +42,8 @@ def stall_explorer_figure(seed: int = 0, lr: float = 0.02, bias: bool = True, st
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     _checks.positive("lr", lr)
-    _checks.in_range("step", step, 0, EXPLORER_STEPS)
+    _checks.flag("bias", bias)
+    _checks.integer("step", step, low=0, high=EXPLORER_STEPS)
     task, run = _stall_run(seed, float(lr), bool(bias))
     row = int(round(step / EXPLORER_RECORD_EVERY))
     theta = run.history[row, 0]
@@ -125,6 +126,8 @@ def conservation_explorer_figure(imbalance: float = 3.0, product: float = 0.1):
     the starting gradient norms, the times to reach a loss of 1e-6 (``None`` if not reached) and
     the drift of the conserved quantity. Chapter 4's explorer and its static fallback use it.
     """
+    _checks.finite("imbalance", imbalance)
+    _checks.finite("product", product)
     loss, quantity, _ = toy_examples()["rescale"]
     times = torch.linspace(0.0, CONSERVATION_TIME, 161, dtype=torch.float64)
     runs = {name: gradient_flow(loss, hyperbola_start(product, value), times)

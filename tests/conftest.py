@@ -13,8 +13,18 @@ import subprocess
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 
 from bookbuild import ROOT, build
+
+# Property-based tests (test_properties.py): a fast profile by default, a heavier one on demand
+# with SYMCOURSE_HYPOTHESIS=thorough. Deadlines are off (the tests time the calls themselves);
+# the fast profile is derandomized so it runs the same examples every time.
+_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+               database=None)
+settings.register_profile("fast", max_examples=3, derandomize=True, **_COMMON)
+settings.register_profile("thorough", max_examples=100, **_COMMON)
+settings.load_profile(os.environ.get("SYMCOURSE_HYPOTHESIS", "fast"))
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -62,7 +62,7 @@ class Wrong(Exception):
 def check(exercise_id: str, answer) -> Feedback:
     """Check ``answer`` to exercise ``exercise_id``. Introduced in chapter 1."""
     if exercise_id not in _CHECKS:
-        raise ValueError(f"unknown exercise {exercise_id!r}; known: {', '.join(exercise_ids())}")
+        raise ValueError(f"unknown exercise_id {exercise_id!r}; known: {', '.join(exercise_ids())}")
     if answer is ... or answer is None:
         return Feedback(exercise_id, "unsolved", "replace the `...` with your answer and run the cell again")
     try:
