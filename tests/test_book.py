@@ -180,10 +180,10 @@ def _widget_output():
 
 
 def make_tiny_book(folder: Path, notebooks: dict[str, nbformat.NotebookNode]) -> Path:
-    """A book with the repository's _config.yml, book/_ext and book/_vendor."""
+    """A book with the repository's _config.yml, book/_ext, book/_vendor and book/_theme."""
     (folder / "book").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", folder / "_config.yml")
-    for name in ("_ext", "_vendor"):
+    for name in ("_ext", "_vendor", "_theme"):
         shutil.copytree(ROOT / "book" / name, folder / "book" / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("status.md", "references.bib"):

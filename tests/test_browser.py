@@ -849,3 +849,19 @@ def test_an_explorer_offers_the_current_value_and_every_grid_position():
     assert positions == {"a": [-1.0, 0.0, 0.5, 1.0]}  # 0.5, its value, added in order
     assert sorted(frames) == ["0", "1", "2", "3"] and len(set(frames.values())) == 4
     assert all(png_dpi(base64.b64decode(png)) for png in frames.values())
+
+
+def test_an_explorer_displays_the_live_widget_and_the_offline_control(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    explorer = _line_explorer()
+    explorer._ipython_display_()
+    assert set(shown[0]) == {"text/plain", WIDGET_VIEW, "text/html"}
+    assert 'class="symcourse-static-explorer"' in shown[0]["text/html"]
+    explorer.static_grid = {"b": [1]}
+    with pytest.raises(ValueError, match="unknown controls"):
+        explorer.static_positions()
+    explorer.static_grid = None  # the default: the first slider at spread positions
+    assert explorer.static_positions() == {"a": [-1.0, -0.5, 0.0, 0.5, 1.0]}
