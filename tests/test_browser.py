@@ -235,6 +235,7 @@ class Browser:
         self.context = self.browser.new_context(viewport={"width": 1280, "height": 900})
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
+        self.page.set_default_timeout(120_000)  # a busy shared machine can be slow
         self.report: PageReport | None = None
         self.page.on("console", self._on_console)
         self.page.on("pageerror", lambda exc: self._add("page_errors", str(exc)))
