@@ -36,7 +36,9 @@ chromium:
 test: env chromium
 	$(BIN)/python -m pytest
 
+# Explorer cells must not hide their output: the book shows their offline control.
 execute: env
+	$(BIN)/python tools/explorer_cells.py --fix
 	$(BIN)/python tools/execute_notebooks.py book/*.ipynb
 
 # Every chapter's first code cell installs symcourse in Colab (tools/colab_cell.py). This
