@@ -45,7 +45,9 @@ chromium:
 test: env chromium
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
+# Explorer cells must not hide their output: the book shows their offline control.
 execute: env
+	$(BIN)/python tools/explorer_cells.py --fix
 	$(BIN)/python tools/execute_notebooks.py book/*.ipynb
 
 # Every chapter's first code cell installs symcourse in Colab (tools/colab_cell.py). This

@@ -66,12 +66,65 @@ def _in_ipython() -> bool:
     return get_ipython() is not None
 
 
+#: Positions a slider takes in the static book when an explorer names none (:attr:`Explorer.static_grid`).
+STATIC_POSITIONS = 5
+#: Resolution of the static book's precomputed frames (pixels per inch).
+STATIC_DPI = 72
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def _slider_positions(control, count: int = STATIC_POSITIONS) -> list:
+    """``count`` values spread over a slider's range (log-spaced for a log slider)."""
+    if isinstance(control, widgets.SelectionSlider):
+        options = [value for _, value in control._options_full] if hasattr(control, "_options_full") \
+            else list(control.options)
+        picks = sorted({round(i * (len(options) - 1) / (count - 1)) for i in range(count)})
+        return [options[i] for i in picks]
+    low, high = control.min, control.max
+    if isinstance(control, widgets.FloatLogSlider):
+        return [control.base ** (low + (high - low) * i / (count - 1)) for i in range(count)]
+    values = [low + (high - low) * i / (count - 1) for i in range(count)]
+    if isinstance(control, widgets.IntSlider):
+        step = control.step or 1
+        return sorted({int(low + round((v - low) / step) * step) for v in values})
+    return values
+
+
+def _figure_png(fig) -> str:
+    """A figure as a base64 PNG at :data:`STATIC_DPI` (closes the figure)."""
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=STATIC_DPI)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 class Explorer:
     """Sliders over a figure function ``draw(**values) -> (figure, info)``: the widget redraws
     whenever a control changes. ``controls`` maps names to the widgets, ``info`` is what the
     figure currently shows, ``widget`` is what to display, and ``draw`` alone (called with the
     defaults) is the static fallback the built book shows. Chapter 1.
+
+    Displayed in a notebook, an explorer offers two renderings of itself: the live widget
+    (JupyterLab, Colab: anything with a widget manager) and :meth:`static_html`, a small offline
+    control over figures precomputed on :meth:`static_positions` (the built book, which needs
+    neither kernel nor network). Subclasses choose the positions with :attr:`static_grid`.
     """
+
+    #: Control name -> the values it takes in the static book; other controls keep their
+    #: value. ``None``: the first slider, at :data:`STATIC_POSITIONS` spread positions.
+    static_grid: dict | None = None
 
     def __init__(self, draw, controls: dict, rows: list[list[str]]):
         self.draw, self.controls = draw, controls
@@ -83,9 +136,11 @@ class Explorer:
                                    + [self.output])
         self._redraw()
 
+    def _values(self) -> dict:
+        return {name: control.value for name, control in self.controls.items()}
+
     def _redraw(self, _change=None):
-        values = {name: control.value for name, control in self.controls.items()}
-        fig, self.info = self.draw(**values)
+        fig, self.info = self.draw(**self._values())
         if _in_ipython():  # outside a kernel there is nothing to show, and nothing to clear
             from IPython.display import display
 
@@ -94,20 +149,126 @@ class Explorer:
                 display(fig)
         plt.close(fig)
 
+    def static_positions(self) -> dict[str, list]:
+        """Control name -> the values the static book offers, sorted, always including the
+        control's current value (so the book's own settings are among the frames)."""
+        if self.static_grid is None:
+            sliders = [name for name, c in self.controls.items()
+                       if isinstance(c, (widgets.IntSlider, widgets.FloatSlider,
+                                         widgets.FloatLogSlider, widgets.SelectionSlider))]
+            grid = {sliders[0]: _slider_positions(self.controls[sliders[0]])} if sliders else {}
+        else:
+            unknown = set(self.static_grid) - set(self.controls)
+            if unknown:
+                raise ValueError(f"static_grid names unknown controls {sorted(unknown)}; "
+                                 f"the controls are {sorted(self.controls)}")
+            grid = self.static_grid
+        positions = {}
+        for name, values in grid.items():
+            values = list(values)
+            current = self.controls[name].value
+            if not any(_same(v, current) for v in values):
+                values.append(current)
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                values = sorted(values)
+            positions[name] = values
+        return positions
+
+    def static_frames(self) -> tuple[dict[str, list], dict[str, str]]:
+        """``(positions, frames)``: every combination of :meth:`static_positions` drawn once;
+        ``frames`` maps ``"i,j,..."`` (the index of each control's value) to a base64 PNG."""
+        import itertools
+
+        positions = self.static_positions()
+        fixed = self._values()
+        frames = {}
+        for index in itertools.product(*(range(len(v)) for v in positions.values())):
+            values = dict(fixed, **{name: positions[name][i]
+                                    for name, i in zip(positions, index)})
+            fig, _info = self.draw(**values)
+            frames[",".join(map(str, index))] = _figure_png(fig)
+        return positions, frames
+
+    def static_html(self) -> str:
+        """A self-contained offline control: one range input per varied control switching
+        among the precomputed frames (inline PNG data, inline script, no request)."""
+        import html
+        import json
+
+        positions, frames = self.static_frames()
+        fixed = {name: value for name, value in self._values().items() if name not in positions}
+        start = [next(i for i, v in enumerate(values) if _same(v, self.controls[name].value))
+                 for name, values in positions.items()]
+        rows = []
+        for k, (name, values) in enumerate(positions.items()):
+            label = html.escape(self.controls[name].description or name)
+            rows.append(
+                f'<label class="sx-row">{label} <input type="range" min="0" '
+                f'max="{len(values) - 1}" step="1" value="{start[k]}" data-k="{k}" '
+                f'aria-label="{label}"> <output>{html.escape(_shown(values[start[k]]))}</output>'
+                "</label>")
+        note = ", ".join(f"{self.controls[n].description or n} {_shown(v)}" for n, v in fixed.items())
+        key = ",".join(map(str, start))
+        data = json.dumps({"frames": {k: "data:image/png;base64," + v for k, v in frames.items()},
+                           "labels": [[_shown(v) for v in values] for values in positions.values()],
+                           "names": [self.controls[n].description or n for n in positions]})
+        return (
+            '<div class="symcourse-static-explorer">'
+            + "".join(rows)
+            + (f'<div class="sx-fixed">fixed here: {html.escape(note)}</div>' if note else "")
+            + f'<img class="sx-frame" src="data:image/png;base64,{frames[key]}" '
+            f'alt="explorer figure at {html.escape(self._describe(positions, start))}">'
+            f'<script type="application/json" class="sx-data">{data}</script>'
+            "<script>(function () {"
+            'const root = document.currentScript.closest(".symcourse-static-explorer");'
+            'const data = JSON.parse(root.querySelector(".sx-data").textContent);'
+            'const inputs = Array.from(root.querySelectorAll("input[type=range]"));'
+            'const img = root.querySelector(".sx-frame");'
+            "function show() {"
+            " const index = inputs.map(i => i.value);"
+            ' img.src = data.frames[index.join(",")];'
+            ' img.alt = "explorer figure at " + inputs.map((i, k) => data.names[k] + " "'
+            " + data.labels[k][i.value]).join(\", \");"
+            ' inputs.forEach((i, k) => { i.nextElementSibling.textContent = data.labels[k][i.value]; });'
+            "}"
+            'inputs.forEach(i => i.addEventListener("input", show));'
+            "})();</script></div>")
+
+    def _describe(self, positions, index) -> str:
+        return ", ".join(f"{self.controls[n].description or n} {_shown(values[i])}"
+                         for (n, values), i in zip(positions.items(), index))
+
     def _ipython_display_(self):
         from IPython.display import display
 
-        display(self.widget)
+        bundle = self.widget._repr_mimebundle_()
+        bundle["text/html"] = self.static_html()
+        display(bundle, raw=True)
+
+
+#: Learning rates the stall explorer offers (Adam; the book's setting is 0.02).
+STALL_RATES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def _with(values, value) -> list:
+    """``values`` sorted, with ``value`` added if it is not among them."""
+    return sorted(set(values) | {value})
 
 
 class StallExplorer(Explorer):
     """Sliders for seed, learning rate, bias and training step over :func:`stall_explorer_figure`.
     Chapter 1."""
 
+    # the book's lr (0.02) and a larger one, three moments of the run: 6 frames, one extra
+    # training run (chapter 1 is near its time budget)
+    static_grid = {"lr": [0.02, 0.1], "step": [0, 1000, 4000]}
+
     def __init__(self, seed: int = 0, lr: float = 0.02, bias: bool = True, step: int = EXPLORER_STEPS):
         controls = {
             "seed": widgets.IntSlider(value=seed, min=0, max=99, description="seed"),
-            "lr": widgets.FloatLogSlider(value=lr, base=10, min=-4, max=-0.5, step=0.25, description="lr"),
+            # exact rates (a log slider's grid missed the book's 0.02); lr itself always offered
+            "lr": widgets.SelectionSlider(options=[(f"{v:g}", v) for v in _with(STALL_RATES, lr)],
+                                          value=lr, description="lr", continuous_update=False),
             "bias": widgets.Checkbox(value=bias, description="bias"),
             "step": widgets.IntSlider(value=step, min=0, max=EXPLORER_STEPS, step=EXPLORER_RECORD_EVERY,
                                       description="step", continuous_update=False),
@@ -154,6 +315,8 @@ class ConservationExplorer(Explorer):
     """Sliders for the conserved value ``u² − v²`` and the starting product ``uv`` over
     :func:`conservation_explorer_figure`. Chapter 4."""
 
+    static_grid = {"imbalance": [-3.0, 0.0, 3.0], "product": [0.01, 0.1]}
+
     def __init__(self, imbalance: float = 3.0, product: float = 0.1):
         controls = {
             "imbalance": widgets.FloatSlider(value=imbalance, min=-3.0, max=3.0, step=0.25,
@@ -191,6 +354,8 @@ def dynamics_explorer_figure(lr: float = 0.1, weight_decay: float = 0.0, momentu
 class DynamicsExplorer(Explorer):
     """Sliders for learning rate, weight decay and momentum over :func:`dynamics_explorer_figure`.
     Chapter 5."""
+
+    static_grid = {"lr": [0.05, 0.1, 0.15], "momentum": [0.0, 0.3]}
 
     def __init__(self, lr: float = 0.1, weight_decay: float = 0.0, momentum: float = 0.3):
         controls = {
@@ -243,6 +408,8 @@ class BrokenConservationExplorer(Explorer):
     """Sliders for learning rate, weight decay and momentum over
     :func:`broken_conservation_explorer_figure`. Chapter 6."""
 
+    static_grid = {"lr": [0.03, 0.1, 0.3], "momentum": [0.0, 0.9]}
+
     def __init__(self, lr: float = 0.1, weight_decay: float = 5e-3, momentum: float = 0.9):
         controls = {
             "lr": widgets.FloatLogSlider(value=lr, base=10, min=-2, max=-0.5, step=0.1,
@@ -280,6 +447,8 @@ def using_symmetry_explorer_figure(spread: float = 2.0, lr: float = 0.05, every:
 class UsingSymmetryExplorer(Explorer):
     """Sliders for the spread of the unbalanced start, the learning rate and the rebalancing
     period over :func:`using_symmetry_explorer_figure`. Chapter 8."""
+
+    static_grid = {"spread": [1.0, 2.0, 3.0]}
 
     def __init__(self, spread: float = 2.0, lr: float = 0.05, every: int = 100):
         controls = {
@@ -378,6 +547,8 @@ class SymmetryExplorer(Explorer):
     decay over :func:`symmetry_explorer_figure`, for chapter 3's two trained networks.
     Chapter 3."""
 
+    static_grid = {"kind": list(symmetry.KINDS), "s": [-1.5, 0.0, 0.7, 1.5]}
+
     def __init__(self, relu_net, norm_net, X, labels, kind: str = "rescale", s: float = 0.7,
                  weight_decay: float = 0.0):
         controls = {
@@ -450,6 +621,8 @@ def remedy_explorer_figure(remedy: str = "revival", strength: float = 1.0, every
 class RemedyExplorer(Explorer):
     """A remedy menu, its main knob, the check period and an example seed over
     :func:`remedy_explorer_figure`. Chapter 7."""
+
+    static_grid = {"seed": [0, 1, 2]}
 
     def __init__(self, remedy: str = "revival", strength: float = 1.0, every: int = 250, seed: int = 0):
         from .remedies import KINDS

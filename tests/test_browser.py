@@ -13,7 +13,17 @@ Chromium. For each page the test checks:
 * every widget output shows a rendered widget or a static fallback image;
 * page weight: the page's HTML plus the images it shows (shared ``_static/`` assets
   excepted) stays under ``PAGE_WEIGHT_LIMIT``;
-* every internal link answers HTTP 200 (each URL checked once, from Python).
+* every internal link answers HTTP 200 (each URL checked once, from Python);
+* nothing clipped at 1280 px: a display equation, code block or output wider than its box
+  must scroll visibly and be keyboard-reachable (``overflow-x: auto`` and a tab stop), an
+  equation number must not cover its equation, and a figure's smallest text (the course
+  style's smallest font, :data:`symcourse.plots.STYLE`) must render at >= ``MIN_TEXT_PX``
+  at the width the page shows it (from the PNG's stored resolution);
+* every offline explorer (``symcourse.widgets.Explorer.static_html``) changes its figure
+  when each slider moves, with no request leaving the page.
+
+Separately, navigation: at 390 px (phone) and 1280 px (desktop), in light and dark mode, a
+chapter has one header bar, and its navigation and contents buttons open their panels.
 
 A full-page screenshot of every page is saved under ``_build/screenshots/`` for a person
 to look at. Chromium is Debian's (``/usr/bin/chromium``, installed by ``make test`` when
@@ -22,10 +32,12 @@ missing); Playwright never downloads a browser here.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import shutil
+import struct
 import time
 import urllib.error
 import urllib.parse
@@ -55,6 +67,8 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 RAW_TEX = ("\\(", "\\[", "$$")
 #: Sphinx marks every math span/div it hands to MathJax so (MathJax keeps the element).
 MATH_SELECTOR = ".math.notranslate"
+#: Smallest readable figure text, in CSS pixels at the width the page shows the figure.
+MIN_TEXT_PX = 8.0
 
 # --------------------------------------------------------------------------------------
 # Serving a folder
@@ -83,6 +97,8 @@ class PageReport:
     images: list[dict] = field(default_factory=list)   # {src, alt, width}
     widgets: list[dict] = field(default_factory=list)  # {rendered, fallback, what}
     links: set[str] = field(default_factory=set)       # same-origin, fragment removed
+    overflow: list[dict] = field(default_factory=list)  # boxes wider than they show
+    figures: list[dict] = field(default_factory=list)   # {src, natural, shown}
 
 
 _WAIT_FOR_PAGE = """async () => {
@@ -143,6 +159,32 @@ _COLLECT = """() => {
   return {images, links, widgets, mjx, text, hasMath};
 }""" % (WIDGET_VIEW, MATH_SELECTOR)
 
+_LAYOUT = """() => {
+  const out = [];
+  const name = el => (el.closest('section[id]') || {id: ''}).id + ' ' + el.tagName.toLowerCase()
+    + ': ' + (el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 60);
+  document.querySelectorAll('div.math > mjx-container, div.highlight pre, div.cell_output pre,'
+                            + ' div.cell_output, div.math').forEach(el => {
+    if (!el.getClientRects().length) return;  // hidden (e.g. a closed toggle)
+    const style = getComputedStyle(el);
+    const wide = el.scrollWidth > el.clientWidth + 1;
+    if (wide) out.push({what: name(el), scroll: ['auto', 'scroll'].includes(style.overflowX),
+                        tab: el.tabIndex >= 0, sw: el.scrollWidth, cw: el.clientWidth});
+  });
+  document.querySelectorAll('div.math').forEach(div => {
+    const eq = div.querySelector(':scope > mjx-container'), no = div.querySelector('.eqno');
+    if (!eq || !no || !no.getClientRects().length) return;
+    const a = eq.getBoundingClientRect(), b = no.getBoundingClientRect();
+    if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom && b.top < a.bottom)
+      out.push({what: name(div) + ' (number covers equation)', overlap: true});
+  });
+  const figures = Array.from(document.querySelectorAll('div.cell_output img, figure img'))
+    .filter(img => img.naturalWidth > 0 && img.getClientRects().length)
+    .map(img => ({src: img.currentSrc || img.src, natural: img.naturalWidth,
+                  shown: img.getBoundingClientRect().width}));
+  return {overflow: out, figures};
+}"""
+
 
 def visit(page, url: str, report: PageReport, screenshot: Path | None = None) -> PageReport:
     """Open ``url`` in ``page`` (whose listeners fill ``report``) and collect what it shows."""
@@ -159,6 +201,8 @@ def visit(page, url: str, report: PageReport, screenshot: Path | None = None) ->
     data = page.evaluate(_COLLECT)
     report.images, report.widgets, report.mjx_count = data["images"], data["widgets"], data["mjx"]
     report.text, report.has_math_source = data["text"], data["hasMath"]
+    layout = page.evaluate(_LAYOUT)
+    report.overflow, report.figures = layout["overflow"], layout["figures"]
     origin = urllib.parse.urlsplit(url)
     for link in data["links"]:
         parts = urllib.parse.urlsplit(link)
@@ -176,6 +220,7 @@ class Browser:
         self.context = self.browser.new_context(viewport={"width": 1280, "height": 900})
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
+        self.page.set_default_timeout(120_000)  # a busy shared machine can be slow
         self.report: PageReport | None = None
         self.page.on("console", self._on_console)
         self.page.on("pageerror", lambda exc: self._add("page_errors", str(exc)))
@@ -330,10 +375,67 @@ def link_problems(links: dict[str, set[str]]) -> list[str]:
     return problems
 
 
+def clipping_problems(report: PageReport) -> list[str]:
+    """Boxes wider than they show that do not scroll visibly with a tab stop; covered
+    equations."""
+    problems = []
+    for box in report.overflow:
+        if box.get("overlap"):
+            problems.append(f"clipped: {box['what']}")
+        elif not (box["scroll"] and box["tab"]):
+            problems.append(f"clipped ({box['sw']} px of content in {box['cw']} px, "
+                            f"{'no tab stop' if box['scroll'] else 'no scroll bar'}): "
+                            f"{box['what']}")
+    return problems
+
+
+def png_dpi(data: bytes) -> float | None:
+    """Pixels per inch stored in a PNG's pHYs chunk (matplotlib writes it), or None."""
+    at = data.find(b"pHYs")
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or at < 0:
+        return None
+    x_per_unit, _y, unit = struct.unpack(">IIB", data[at + 4: at + 13])
+    return x_per_unit * 0.0254 if unit == 1 else None
+
+
+def image_bytes(src: str, base_url: str, html_dir: Path) -> bytes | None:
+    if src.startswith("data:image/png;base64,"):
+        return base64.b64decode(src.split(",", 1)[1])
+    path = local_file(src, base_url, html_dir)
+    return path.read_bytes() if path is not None and path.is_file() else None
+
+
+def smallest_font_pt() -> float:
+    """The course style's smallest font size (points): ticks, legends, labels, titles."""
+    from symcourse.plots import STYLE
+
+    return min(float(v) for k, v in STYLE.items()
+               if k == "font.size" or k.endswith(("labelsize", "titlesize", "fontsize")))
+
+
+def figure_text_problems(report: PageReport, base_url: str, html_dir: Path,
+                         minimum: float = MIN_TEXT_PX) -> list[str]:
+    """Figures whose smallest text renders below ``minimum`` CSS px where the page shows them:
+    font (pt) / 72 * stored dpi * shown width / natural width."""
+    problems, font = [], smallest_font_pt()
+    for figure in report.figures:
+        data = image_bytes(figure["src"], base_url, html_dir)
+        dpi = png_dpi(data) if data else None
+        if dpi is None:
+            continue  # not a matplotlib PNG: nothing to say about its text
+        px = font / 72 * dpi * figure["shown"] / figure["natural"]
+        if px < minimum:
+            name = figure["src"][:60] + ("..." if len(figure["src"]) > 60 else "")
+            problems.append(f"figure text {px:.1f} px < {minimum:g} px ({figure['natural']} px "
+                            f"at {dpi:.0f} dpi shown {figure['shown']:.0f} px wide): {name}")
+    return problems
+
+
 def page_problems(report: PageReport, base_url: str, html_dir: Path) -> list[str]:
     return (offline_problems(report) + error_problems(report) + math_problems(report)
             + image_problems(report) + widget_problems(report)
-            + weight_problems(report, base_url, html_dir))
+            + weight_problems(report, base_url, html_dir) + clipping_problems(report)
+            + figure_text_problems(report, base_url, html_dir))
 
 
 def site_size(html_dir: Path) -> int:
@@ -502,3 +604,250 @@ def test_widget_checker_sees_a_widget_the_vendored_manager_rendered(tmp_path):
     assert error_problems(report) + offline_problems(report) == []
     assert report.widgets and all(w["rendered"] for w in report.widgets), report.widgets
     assert widget_problems(report) == []
+
+
+# --------------------------------------------------------------------------------------
+# Phone and desktop: one header bar; the navigation and contents buttons open their panels
+# --------------------------------------------------------------------------------------
+
+VIEWPORTS = {"phone": (390, 844), "desktop": (1280, 900)}
+#: Sphinx-book-theme's two side panels and the buttons that toggle them.
+PANELS = {"navigation": (".bd-sidebar-primary", ".primary-toggle"),
+          "contents": (".bd-sidebar-secondary", ".secondary-toggle")}
+
+_NAV_STATE = """([panel, button]) => {
+  const shown = el => { if (!el) return false; const r = el.getBoundingClientRect();
+    const s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
+  const p = document.querySelector(panel);
+  const r = p ? p.getBoundingClientRect() : null;
+  return {
+    inView: !!(p && shown(p) && r.left >= -1 && r.right <= innerWidth + 1 && r.width > 100),
+    buttons: Array.from(document.querySelectorAll(button)).filter(shown).length,
+    headers: Array.from(document.querySelectorAll('.bd-header, .bd-header-article'))
+      .filter(shown).length,
+    searches: Array.from(document.querySelectorAll('.search-button, .search-button-field,'
+      + ' form.bd-search')).filter(shown).length,
+    theme: document.documentElement.dataset.theme || '',
+    background: getComputedStyle(document.body).backgroundColor,
+  };
+}"""
+
+
+def _luminance(css_colour: str) -> float:
+    import re
+
+    red, green, blue = (float(v) for v in re.findall(r"[\d.]+", css_colour)[:3])
+    return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+
+def navigation_problems(page, url: str, size: str, mode: str, shots: Path) -> list[str]:
+    """Open ``url`` at one viewport and colour mode; check the header and both panels."""
+    problems, where = [], f"{size} {mode}"
+    for name, (panel, button) in PANELS.items():
+        page.goto(url, wait_until="load")
+        page.wait_for_timeout(300)
+        state = page.evaluate(_NAV_STATE, [panel, button])
+        if state["headers"] != 1:
+            problems.append(f"{where}: {state['headers']} header bars visible, not 1")
+        if state["searches"] > 1:
+            problems.append(f"{where}: {state['searches']} search boxes visible")
+        dark = _luminance(state["background"]) < 0.3
+        if (mode == "dark") != dark or (mode == "dark") != (state["theme"] == "dark"):
+            problems.append(f"{where}: theme {state['theme']!r}, background "
+                            f"{state['background']} (expected {mode})")
+        if state["inView"] and not state["buttons"]:
+            continue  # always shown at this width (the desktop contents column)
+        if not state["buttons"]:
+            problems.append(f"{where}: the {name} panel is hidden and has no visible button")
+            continue
+        toggle = next(b for b in page.query_selector_all(button) if b.is_visible())
+        before = state["inView"]
+        toggle.click()
+        page.wait_for_timeout(500)
+        after = page.evaluate(_NAV_STATE, [panel, button])["inView"]
+        page.screenshot(path=str(shots / f"nav-{size}-{mode}-{name}.png"))
+        if before:  # open from the start (desktop navigation): the button closes and reopens
+            toggle.click()
+            page.wait_for_timeout(500)
+            again = page.evaluate(_NAV_STATE, [panel, button])["inView"]
+            if after or not again:
+                problems.append(f"{where}: the {name} button does not close and reopen its panel")
+        elif not after:
+            problems.append(f"{where}: the {name} button does not open its panel")
+    return problems
+
+
+def test_navigation_on_phone_and_desktop_in_light_and_dark(book_build, browser_report):
+    html_dir = built_html(book_build)
+    chapter = sorted(html_dir.glob("book/[0-9][0-9]_*.html"))[0].relative_to(html_dir).as_posix()
+    shots = SCREENSHOT_DIR / "navigation"
+    shots.mkdir(parents=True, exist_ok=True)
+    problems = []
+    with serve(html_dir) as base_url, chromium(base_url) as browser:
+        for size, (width, height) in VIEWPORTS.items():
+            for mode in ("light", "dark"):
+                context = browser.browser.new_context(viewport={"width": width, "height": height},
+                                                      color_scheme=mode)
+                context.route("**/*", browser._route)
+                browser.report = PageReport(base_url + chapter)
+                try:
+                    problems += navigation_problems(context.new_page(), base_url + chapter,
+                                                    size, mode, shots)
+                finally:
+                    problems += offline_problems(browser.report)
+                    browser.report = None
+                    context.close()
+    browser_report.append(f"navigation screenshots: {shots.relative_to(ROOT)}/ ({chapter})")
+    assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------------------
+# Offline explorers: every slider changes the figure, no request leaves the page
+# --------------------------------------------------------------------------------------
+
+_EXPLORERS = """() => Array.from(document.querySelectorAll('.symcourse-static-explorer'))
+  .map(root => Array.from(root.querySelectorAll('input[type=range]')).map(i => +i.max))"""
+
+_MOVE = """([e, k, value]) => {
+  const root = document.querySelectorAll('.symcourse-static-explorer')[e];
+  const input = root.querySelectorAll('input[type=range]')[k];
+  input.value = value;
+  input.dispatchEvent(new Event('input', {bubbles: true}));
+  const img = root.querySelector('img');
+  return {src: img.src, width: img.naturalWidth, label: input.nextElementSibling.textContent};
+}"""
+
+
+def explorer_problems(page) -> tuple[int, list[str]]:
+    """Move every slider of every offline explorer on the open page through its positions."""
+    problems, explorers = [], page.evaluate(_EXPLORERS)
+    for e, sliders in enumerate(explorers):
+        if not sliders:
+            problems.append(f"explorer {e}: no slider")
+        for k, top in enumerate(sliders):
+            seen = [page.evaluate(_MOVE, [e, k, v]) for v in range(top + 1)]
+            page.evaluate(_MOVE, [e, k, 0])
+            if len({s["src"] for s in seen}) < 2 or any(not s["src"].startswith("data:")
+                                                           for s in seen):
+                problems.append(f"explorer {e}, slider {k}: the figure does not change")
+            if len({s["label"] for s in seen}) != top + 1:
+                problems.append(f"explorer {e}, slider {k}: labels do not follow the slider")
+    return len(explorers), problems
+
+
+def chapters_with_explorers() -> set[str]:
+    """Chapter pages whose notebook displays an explorer (a code cell ending in one)."""
+    import re
+
+    import nbformat
+
+    found = set()
+    for path in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        if any(c.cell_type == "code" and re.search(r"Explorer\([^\n]*\)\s*$", c.source)
+               for c in cells):
+            found.add(f"book/{path.stem}.html")
+    return found
+
+
+def test_explorers_move_in_the_static_book(book_build, browser_report):
+    html_dir = built_html(book_build)
+    expected = chapters_with_explorers()
+    problems, counts = [], {}
+    with serve(html_dir) as base_url, chromium(base_url) as browser:
+        for rel in sorted(expected):
+            browser.report = PageReport(base_url + rel)
+            browser.page.goto(base_url + rel, wait_until="load")
+            counts[rel], found = explorer_problems(browser.page)
+            problems += [f"{rel}: {p}" for p in found + offline_problems(browser.report)
+                         + error_problems(browser.report)]
+            if not counts[rel]:
+                problems.append(f"{rel}: its explorer has no offline control in the page "
+                                "(re-execute the chapter; the cell must not be remove-output)")
+            if browser.page.query_selector('script[src*="html-manager"]'):
+                problems.append(f"{rel}: still loads the widget manager")
+            browser.report = None
+    browser_report.append("offline explorers: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------------------
+# The new checkers catch real problems too
+# --------------------------------------------------------------------------------------
+
+def _line_explorer():
+    """A one-slider explorer drawing a line of slope ``a`` (cheap, for the checkers)."""
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    from symcourse.widgets import Explorer
+
+    def draw(a=1.0):
+        fig, ax = plt.subplots(figsize=(4, 2))
+        ax.plot([0, 1], [0, a])
+        ax.set(xlabel="x", ylabel="y", ylim=(-2, 2))
+        return fig, {"a": a}
+
+    class LineExplorer(Explorer):
+        static_grid = {"a": [-1.0, 0.0, 1.0]}
+
+    return LineExplorer(draw, {"a": ipywidgets.FloatSlider(value=0.5, min=-1, max=1)}, [["a"]])
+
+
+def test_layout_checkers_catch_clipping_tiny_text_and_frozen_explorers(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(20, 1), dpi=100)  # 2000 px wide, shown at 500: text ~3 px
+    fig.savefig(tmp_path / "wide.png", dpi=100)
+    plt.close(fig)
+    long = "x = 1  # " + "a long line " * 40
+    explorer = _line_explorer()
+    frozen = explorer.static_html().replace('addEventListener("input", show)', "toString()")
+    (tmp_path / "page.html").write_text(
+        "<!DOCTYPE html><html><body style='width:600px'>"
+        f"<div class='highlight'><pre style='overflow-x:hidden'>{long}</pre></div>"
+        f"<div class='highlight'><pre style='overflow-x:auto'>{long}</pre></div>"
+        f"<div class='highlight'><pre style='overflow-x:auto' tabindex='0'>{long}</pre></div>"
+        "<div class='cell_output'><img src='wide.png' alt='wide' style='width:500px'></div>"
+        f"{explorer.static_html()}{frozen}</body></html>", encoding="utf-8")
+    with serve(tmp_path) as base_url, chromium(base_url) as browser:
+        report = browser.check(base_url + "page.html")
+        browser.report = PageReport("again")
+        count, frozen_problems = explorer_problems(browser.page)
+        moved = offline_problems(browser.report)
+    clipped = clipping_problems(report)
+    assert len(clipped) == 2, clipped
+    assert "no scroll bar" in clipped[0] and "no tab stop" in clipped[1], clipped
+    tiny = figure_text_problems(report, base_url, tmp_path)
+    assert len(tiny) == 1 and "wide.png" in tiny[0] and "3.1 px" in tiny[0], tiny
+    assert count == 2 and moved == [] and error_problems(report) == []
+    assert frozen_problems == ["explorer 1, slider 0: the figure does not change",
+                               "explorer 1, slider 0: labels do not follow the slider"]
+
+
+def test_an_explorer_offers_the_current_value_and_every_grid_position():
+    explorer = _line_explorer()
+    positions, frames = explorer.static_frames()
+    assert positions == {"a": [-1.0, 0.0, 0.5, 1.0]}  # 0.5, its value, added in order
+    assert sorted(frames) == ["0", "1", "2", "3"] and len(set(frames.values())) == 4
+    assert all(png_dpi(base64.b64decode(png)) for png in frames.values())
+
+
+def test_an_explorer_displays_the_live_widget_and_the_offline_control(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    explorer = _line_explorer()
+    explorer._ipython_display_()
+    assert set(shown[0]) == {"text/plain", WIDGET_VIEW, "text/html"}
+    assert 'class="symcourse-static-explorer"' in shown[0]["text/html"]
+    explorer.static_grid = {"b": [1]}
+    with pytest.raises(ValueError, match="unknown controls"):
+        explorer.static_positions()
+    explorer.static_grid = None  # the default: the first slider at spread positions
+    assert explorer.static_positions() == {"a": [-1.0, -0.5, 0.0, 0.5, 1.0]}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import os
 import subprocess
 import sys
 import types
@@ -93,9 +95,9 @@ def test_without_symcourse_it_says_how_to_install(monkeypatch, pip_calls, reposi
     with pytest.raises(ImportError, match="symcourse is missing") as error:
         run_cell(cc.install_source(repository))
     message = str(error.value)
-    assert "pip install -e ." in message and "%pip install myst-nb" in message
-    assert f"%pip install --no-deps 'symcourse @ git+{repository or '<repository URL>'}@main'" \
-        in message
+    assert "pip install -e ." in message
+    assert (f"%pip install --no-deps 'symcourse @ git+{repository or '<repository URL>'}@main' "
+            + " ".join(cc.colab_extras())) in message
     assert pip_calls == []  # never installs outside Colab, or without a repository
 
 
@@ -105,7 +107,8 @@ def test_in_colab_it_installs_from_the_named_repository(monkeypatch, pip_calls):
     namespace, printed = run_cell(cc.install_source(EXAMPLE, "course-2026"))
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     assert [command for command, _ in pip_calls] == [
-        pip + ["--no-deps", f"symcourse @ git+{EXAMPLE}@course-2026"], pip + ["myst-nb"]]
+        pip + ["--no-deps", f"symcourse @ git+{EXAMPLE}@course-2026", *cc.colab_extras()],
+        pip + cc.GLUE_NEEDS]
     assert all(kwargs == {"check": True} for _, kwargs in pip_calls)
     assert namespace["symcourse"] is symcourse and printed == ""
 
@@ -218,3 +221,107 @@ def test_launch_config_lists_chapters_that_name_another_repository(tmp_path):
         "book/02_unnamed.ipynb installs from no repository (main)",
         "book/03_bare.ipynb has no install cell"]
     assert len(lc.install_cell_mismatches(EXAMPLE, "dev", tmp_path)) == 3
+
+
+# --- Colab, simulated on Python 3.12 --------------------------------------------------------------
+
+def test_the_cell_installs_only_what_colab_lacks():
+    extras = cc.colab_extras()
+    names = {req.split("==")[0] for req in extras}
+    assert all("==" in req for req in extras), extras  # pinned, like pyproject.toml
+    assert {"mnist1d", "myst-nb"} <= names, extras  # three chapters import mnist1d
+    assert not names & set(cc.COLAB_HAS), f"Colab has these already: {names & set(cc.COLAB_HAS)}"
+
+
+#: Colab's own packages, stood in by the project's pins; torch (a multi-GB download for 3.12)
+#: is left out, so the cell's last line, ``import symcourse``, must fail on torch alone.
+COLAB_STAND_INS = ("numpy", "matplotlib", "scipy", "requests", "ipywidgets")
+#: Colab's pip is a 24.x release (older pips reject a ``git+file:///`` requirement).
+COLAB_PIP = "pip==24.2"
+SIMULATION = """
+import importlib.metadata as md, json, subprocess, sys
+import google.colab  # the stand-in: the cell sees it in sys.modules
+before = {d.metadata["Name"].lower(): d.version for d in md.distributions()}
+try:
+    exec(compile(open(sys.argv[1]).read(), "<install cell>", "exec"), {})
+    failed = None
+except ModuleNotFoundError as error:
+    failed = error.name
+import mnist1d
+from myst_nb import glue
+glue("answer", 42)  # prints 42 outside a notebook
+after = {d.metadata["Name"].lower(): d.version for d in md.distributions()}
+print(json.dumps({"failed": failed, "before": before, "after": after,
+                  "version": "%d.%d" % sys.version_info[:2]}))
+"""
+
+
+def _snapshot_repository(where: Path) -> str:
+    """A git repository holding this working tree's tracked files; its ``file://`` URL."""
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (where / name).parent.mkdir(parents=True, exist_ok=True)
+            (where / name).write_bytes((ROOT / name).read_bytes())
+    git = ["git", "-C", str(where), "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    subprocess.run(["git", "init", "--quiet", "-b", "main", str(where)], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "--quiet", "-m", "snapshot"], check=True)
+    return where.as_uri()
+
+
+def test_in_a_simulated_colab_on_python_312_the_cell_installs_symcourse(tmp_path):
+    from test_python_versions import find_python
+
+    python = find_python("3.12")
+    if python is None:
+        pytest.skip("this machine has no CPython 3.12 for the Colab simulation")
+    venv = tmp_path / "colab"
+    subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+           "--disable-pip-version-check"]
+    pins = cc._pins()
+    subprocess.run(pip + [COLAB_PIP], check=True, timeout=900)
+    subprocess.run(pip + [pins[name] for name in COLAB_STAND_INS], check=True, timeout=900)
+    url = _snapshot_repository(tmp_path / "repository")
+    cell = cc.install_source(EXAMPLE).replace(json.dumps(EXAMPLE), json.dumps(url))
+    (tmp_path / "cell.py").write_text(cell, encoding="utf-8")
+    stand_in = tmp_path / "stand-in" / "google" / "colab"
+    stand_in.mkdir(parents=True)
+    (stand_in / "__init__.py").write_text('"""Stands in for Colab\'s module."""\n')
+    (stand_in.parent / "__init__.py").write_text("")
+    run = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", SIMULATION, str(tmp_path / "cell.py")],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path,  # not this clone
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "stand-in")})
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["version"] == "3.12"
+    assert "42" in run.stdout  # glue displayed its value
+    assert result["failed"] == "torch", f"the cell's import symcourse failed on {result['failed']}"
+    added = {name: version for name, version in result["after"].items()
+             if name not in result["before"]}
+    for requirement in cc.colab_extras() + ["symcourse==0.1.0"]:
+        name, version = requirement.split("==")
+        assert added.get(name) == version, f"{name}: installed {added.get(name)}, pinned {version}"
+    changed = {name: (version, result["after"].get(name)) for name, version
+               in result["before"].items() if result["after"].get(name) != version}
+    assert not changed, f"the cell changed Colab's own packages: {changed}"
+    assert "torch" not in added and not {n for n in added if n.startswith("nvidia")}
+
+
+# --- explorer cells (tools/explorer_cells.py) ---------------------------------------------------
+
+def test_explorer_cells_tool_finds_and_unhides_explorer_cells(tmp_path):
+    import explorer_cells as ec
+
+    nb = notebook(code("x = 1"), code("# a comment\nwidgets.StallExplorer(seed=3)"),
+                  code("StallExplorer"))
+    nb.cells[2].metadata["tags"] = ["nbval-ignore-output", ec.HIDDEN]
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(nb, path)
+    assert [c.source for c in ec.explorer_cells(nb)] == [nb.cells[2].source]
+    assert ec.main(["--check", str(path)]) == 1
+    assert ec.main(["--fix", str(path)]) == 0 and ec.main(["--check", str(path)]) == 0
+    assert cc.read(path).cells[2].metadata["tags"] == ["nbval-ignore-output"]

@@ -30,6 +30,7 @@ import ast
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -49,21 +50,52 @@ try:
 except ImportError:
     import importlib, subprocess, sys
     source = f"symcourse @ git+{{REPOSITORY or '<repository URL>'}}@{{BRANCH}}"
+    # pinned packages Colab lacks; Colab's own torch, numpy, matplotlib are used
+    extra = {extra}
     if not (REPOSITORY and "google.colab" in sys.modules):
         raise ImportError("symcourse is missing: `pip install -e .` in a clone of "
                           "the repository; in Colab `%pip install --no-deps "
-                          f"'{{source}}'` and `%pip install myst-nb`") from None
+                          f"'{{source}}' {{' '.join(extra)}}`") from None
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
-    subprocess.run(pip + ["--no-deps", source], check=True)  # Colab has torch etc.
-    subprocess.run(pip + ["myst-nb"], check=True)  # for myst_nb.glue
+    subprocess.run(pip + ["--no-deps", source, *extra], check=True)
+    subprocess.run(pip + {if_missing}, check=True)  # if missing
     importlib.invalidate_caches()
     import symcourse"""
+
+
+#: What Colab's runtime already has (its own versions are used, not the pins): the cell
+#: never installs these. Every other runtime pin of pyproject.toml, and myst-nb (the book
+#: extra's pin; chapters import ``glue`` from it), is installed without dependencies.
+COLAB_HAS = ("torch", "numpy", "matplotlib", "scipy", "requests", "ipywidgets", "ipython",
+             "ipykernel", "pandas", "scikit-learn")
+#: Imported by ``myst_nb.glue`` besides IPython; Colab has them, installed only if missing.
+GLUE_NEEDS = ["docutils", "nbformat"]
+
+
+def _pins(extra: str | None = None) -> dict[str, str]:
+    """Name -> exact requirement (``name==version``) of pyproject.toml's runtime pins, or of
+    one extra's."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = project["optional-dependencies"][extra] if extra else project["dependencies"]
+    found = {}
+    for requirement in requirements:
+        if "==" in requirement:
+            found[requirement.split("==")[0].strip().lower().replace("_", "-")] = requirement
+    return found
+
+
+def colab_extras() -> list[str]:
+    """The pinned packages the install cell adds in Colab: runtime pins Colab lacks, and
+    myst-nb."""
+    lacking = [req for name, req in _pins().items() if name not in COLAB_HAS]
+    return lacking + [_pins("book")["myst-nb"]]
 
 
 def install_source(repository: str = "", branch: str = "main") -> str:
     """The install cell's source for ``repository`` (``""``: none named yet) and ``branch``."""
     repository = repository_url(repository) if repository else ""
-    return TEMPLATE.format(repository=json.dumps(repository), branch=json.dumps(branch_name(branch)))
+    return TEMPLATE.format(repository=json.dumps(repository), branch=json.dumps(branch_name(branch)),
+                           extra=json.dumps(colab_extras()), if_missing=json.dumps(GLUE_NEEDS))
 
 
 def chapter_notebooks(root: Path = REPO) -> list[Path]:
