@@ -19,7 +19,7 @@ export OMP_WAIT_POLICY := PASSIVE
 # share one kernel. (loadgroup would also do, but with pytest 9.2 it silently ignores groups.)
 TEST_WORKERS ?= 2
 
-.PHONY: env chromium book test execute install-cells student grade grading-key pdf bench clean
+.PHONY: env chromium book test test-registry execute install-cells student grade grading-key pdf bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,13 @@ test: env chromium
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Explorer cells must not hide their output: the book shows their offline control.
+# The checks that ask the package index (pip's resolution of the pins on every CPython 3.11-3.13
+# the machine has; the Colab install cell in a simulated Colab on 3.12). Minutes each, so
+# not part of `make test`.
+test-registry: env
+	SYMCOURSE_REGISTRY_TESTS=1 $(BIN)/python -m pytest tests/test_python_versions.py \
+	    tests/test_colab_cell.py
+
 execute: env
 	$(BIN)/python tools/explorer_cells.py --fix
 	$(BIN)/python tools/execute_notebooks.py book/*.ipynb

@@ -271,6 +271,8 @@ def _snapshot_repository(where: Path) -> str:
     return where.as_uri()
 
 
+@pytest.mark.skipif(not os.environ.get("SYMCOURSE_REGISTRY_TESTS"),
+                    reason="installs Colab stand-ins from the package index: `make test-registry`")
 def test_in_a_simulated_colab_on_python_312_the_cell_installs_symcourse(tmp_path):
     from test_python_versions import find_python
 

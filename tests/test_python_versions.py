@@ -107,6 +107,13 @@ def test_the_declared_range_is_311_to_313():
     assert pins()["torch"] == "2.13.0", "torch must stay pinned to exactly 2.13.0"
 
 
+#: These ask the package index about every pin for every Python (minutes when the index is slow),
+#: so they run with `make test-registry` (SYMCOURSE_REGISTRY_TESTS=1), not in `make test`.
+registry = pytest.mark.skipif(not os.environ.get("SYMCOURSE_REGISTRY_TESTS"),
+                              reason="asks the package index: run `make test-registry`")
+
+
+@registry
 @pytest.mark.parametrize("minor", SUPPORTED)
 def test_pip_resolves_the_project_and_its_pins(resolved, minor):
     if resolved[minor] is None:
@@ -130,6 +137,7 @@ def test_pip_resolves_the_project_and_its_pins(resolved, minor):
     assert not sdists, f"Python {minor}: not wheels: {sdists}"
 
 
+@registry
 @pytest.mark.parametrize("minor", OUTSIDE)
 def test_pip_refuses_a_python_outside_the_range(resolved, minor):
     if resolved[minor] is None:
