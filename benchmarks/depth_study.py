@@ -3,15 +3,22 @@
 The claim tested (seed 002 of the course): resetting each neuron's rescale symmetry to the value
 that minimises the total gradient norm made 100+ layer plain ReLU networks trainable and faster.
 For each depth and method the learning rate is tuned on seeds 100-101 (median cost, see
-``symcourse.depth.cost``), then 10 seeds (0-9) are trained at that rate; steps and seconds to the
+``symcourse.depth.cost``; ties, such as no rate reaching the target, broken by the median final
+loss), then 10 seeds (0-9) are trained at that rate; steps and seconds to the
 target loss are recorded. Writes book/data/depth_study.json, which chapter 8 reads (it re-runs one
 cell live and checks it against this file). Takes about 10-15 minutes on two idle cores:
 
     .venv/bin/python benchmarks/depth_study.py
+
+Parts can run in parallel and be merged: ``--depths 100 --methods none --part FILE`` writes one
+part, and ``--merge FILE [FILE ...]`` combines parts into book/data/depth_study.json in the
+order of DEPTHS and METHODS.
 """
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -44,24 +51,53 @@ def run(depth, method, lr, seed):
             "final": r.losses[-1] if r.losses else None}
 
 
-if __name__ == "__main__":
-    torch.set_num_threads(1)
-    task_data = task()
-    results, start = {"settings": SETTINGS, "lrs": LRS, "tuning_seeds": TUNING_SEEDS,
-                      "seeds": SEEDS, "cells": []}, time.perf_counter()
-    for depth in DEPTHS:
-        for method in dp.METHODS:
-            tuning = {lr: statistics.median(
-                dp.cost(dp.DepthRun(r["steps"], r["diverged"], 0, []), SETTINGS["steps"])
-                for r in (run(depth, method, lr, s) for s in TUNING_SEEDS)) for lr in LRS}
-            best = min(LRS, key=lambda lr: (tuning[lr], -lr))
+def study(depths, methods):
+    cells, start = [], time.perf_counter()
+    for depth in depths:
+        for method in methods:
+            tuning = {}
+            for lr in LRS:
+                tried = [run(depth, method, lr, s) for s in TUNING_SEEDS]
+                # rank by median cost, then (when no rate reaches the target) by median final
+                # loss, a diverged run counting as infinitely bad
+                tuning[lr] = (statistics.median(dp.cost(dp.DepthRun(
+                    r["steps"], r["diverged"], 0, []), SETTINGS["steps"]) for r in tried),
+                    statistics.median(math.inf if r["diverged"] or r["final"] is None
+                                      else r["final"] for r in tried))
+            best = min(LRS, key=lambda lr: tuning[lr])
             runs = [run(depth, method, best, s) for s in SEEDS]
-            results["cells"].append({"depth": depth, "method": method, "lr": best,
-                                     "tuning": {str(k): v for k, v in tuning.items()},
-                                     "runs": runs})
+            cells.append({"depth": depth, "method": method, "lr": best,
+                          "tuning": {str(k): list(v) for k, v in tuning.items()},
+                          "runs": runs})
             reached = sum(r["steps"] is not None for r in runs)
             print(f"depth {depth:>3} {method:>17}: lr {best}, reached {reached}/{len(runs)}"
                   f" ({time.perf_counter() - start:.0f} s)", flush=True)
+    return cells
+
+
+def write(cells):
+    order = {(d, m): k for k, (d, m) in enumerate((d, m) for d in DEPTHS for m in dp.METHODS)}
+    results = {"settings": SETTINGS, "lrs": LRS, "tuning_seeds": TUNING_SEEDS, "seeds": SEEDS,
+               "cells": sorted(cells, key=lambda c: order[c["depth"], c["method"]])}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--depths", type=int, nargs="+", default=list(DEPTHS))
+    parser.add_argument("--methods", nargs="+", default=list(dp.METHODS))
+    parser.add_argument("--part", type=Path, help="write only these cells to this file")
+    parser.add_argument("--merge", type=Path, nargs="+", help="combine part files")
+    args = parser.parse_args()
+    if args.merge:
+        write([c for part in args.merge for c in json.loads(part.read_text())])
+        sys.exit(0)
+    torch.set_num_threads(1)
+    task_data = task()
+    cells = study(args.depths, args.methods)
+    if args.part:
+        args.part.write_text(json.dumps(cells) + "\n")
+    else:
+        write(cells)
