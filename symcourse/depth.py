@@ -195,3 +195,13 @@ def format_depth_table(rows: list[dict]) -> str:
                      f"{r['reached']:>4}/{r['runs']:<3} {r['diverged']:>8} {steps:>22} "
                      f"{secs:>16}")
     return "\n".join(lines)
+
+
+def reached_flags(results: dict, depth: int, method: str) -> torch.Tensor:
+    """One flag per reported seed of a stored depth study: did ``method`` at ``depth`` reach the
+    target? In seed order, so two methods can be compared seed by seed. Chapter 8."""
+    _checks.choice("method", method, METHODS)
+    cells = [c for c in results.get("cells", []) if c["depth"] == depth and c["method"] == method]
+    if len(cells) != 1:
+        raise ValueError(f"the study has no single cell for depth {depth!r} and {method!r}")
+    return torch.tensor([r["steps"] is not None for r in cells[0]["runs"]])

@@ -82,3 +82,14 @@ def test_layer_norm_network_and_summary():
 def test_bad_inputs_are_refused(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_reached_flags_in_seed_order_and_refusals():
+    study = {"cells": [{"depth": 3, "method": "none", "lr": 0.1,
+                        "runs": [{"steps": 10, "diverged": False, "seconds": 0.1},
+                                 {"steps": None, "diverged": True, "seconds": 0.2}]}]}
+    assert dp.reached_flags(study, 3, "none").tolist() == [True, False]
+    with pytest.raises(ValueError, match="no single cell"):
+        dp.reached_flags(study, 5, "none")
+    with pytest.raises(ValueError, match="method"):
+        dp.reached_flags(study, 3, "sgd")
