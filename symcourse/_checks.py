@@ -186,9 +186,12 @@ def labels(name: str, value, n: int, n_classes: int) -> torch.Tensor:
     return value
 
 
-def _task_inputs(name: str, task, cls, what: str) -> torch.Tensor:
+def _task_inputs(name: str, task, cls, what: str, *, images: bool = False) -> torch.Tensor:
     instance(name, task, cls, what)
-    X = tensor(f"{name}.X", task.X, ndim=2)
+    X = tensor(f"{name}.X", task.X, ndim=None if images else 2)
+    if X.ndim < 2:  # images: (N, channels, height, width) and the like
+        raise ValueError(f"{name}.X must have a sample axis and at least one feature axis, got "
+                         f"shape {tuple(X.shape)}")
     nonempty(f"{name}.X", X)
     dtype(f"{name}.X.dtype", X.dtype)
     return X
@@ -209,7 +212,8 @@ def classification_task(name: str, task):
     """Return ``task`` if it is a consistent :class:`~symcourse.data.ClassificationTask`."""
     from .data import ClassificationTask
 
-    X = _task_inputs(name, task, ClassificationTask, "ClassificationTask (e.g. from data.spiral_task)")
+    X = _task_inputs(name, task, ClassificationTask, "ClassificationTask (e.g. from data.spiral_task)",
+                     images=True)
     integer(f"{name}.n_classes", task.n_classes, low=2)
     labels(f"{name}.labels", task.labels, X.shape[0], task.n_classes)
     return task
