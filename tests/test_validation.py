@@ -186,3 +186,15 @@ def test_law_count_flags_and_strict_raises_when_ranks_still_grow():
 def test_law_count_flags_a_falling_rank():
     converged, why = conservation._converged([5, 4], 6, 4)
     assert not converged and "fell from 5 to 4" in why
+
+
+def test_classification_tasks_may_hold_images_but_need_a_feature_axis():
+    from symcourse import _checks
+    from symcourse.data import ClassificationTask
+
+    labels = torch.tensor([0, 1, 0, 1])
+    images = ClassificationTask(X=torch.zeros(4, 1, 3, 3), labels=labels, n_classes=2, seed=0)
+    assert _checks.classification_task("task", images) is images
+    flat = ClassificationTask(X=torch.zeros(4), labels=labels, n_classes=2, seed=0)
+    with pytest.raises(ValueError, match="feature axis"):
+        _checks.classification_task("task", flat)
