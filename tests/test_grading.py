@@ -95,7 +95,7 @@ def graded(tmp_path_factory):
     out = tmp_path_factory.mktemp("grades")
     good = (IMPORT + 'check("symmetry-scale-factor", 0.5)',
             'check("symmetry-rescale-hessian", torch.tensor([-1.0, 2.0]))',
-            'check("symmetry-count", 16 + 16 + 17)')
+            'check("symmetry-count-layernorm", 24)')
     # Without namespaces the deletions would succeed: then only a decoy folder is targeted.
     decoy = tmp_path_factory.mktemp("decoy")
     targets = [str(REPO / "grading"), str(root), str(out)] if namespaces_available() \
@@ -103,7 +103,7 @@ def graded(tmp_path_factory):
     files = {
         f"ada_{CHAPTER}.ipynb": _notebook(*good),
         f"bob_{CHAPTER}.ipynb": _notebook(IMPORT + 'check("symmetry-scale-factor", 2.0)',
-                                          "answer = ...\ncheck(\"symmetry-count\", answer)",
+                                          "answer = ...\ncheck(\"symmetry-count-layernorm\", answer)",
                                           'undefined_name + 1\ncheck("symmetry-rescale-hessian", h)'),
         f"crash_{CHAPTER}.ipynb": _notebook(IMPORT + 'check("symmetry-scale-factor", 0.5)',
                                             "import os\nos._exit(3)", good[2]),
@@ -133,13 +133,13 @@ def _verdict(graded, student, exercise):
 
 
 def test_good_and_partial_submissions(graded):
-    for exercise in ("symmetry-scale-factor", "symmetry-rescale-hessian", "symmetry-count"):
+    for exercise in ("symmetry-scale-factor", "symmetry-rescale-hessian", "symmetry-count-layernorm"):
         assert _verdict(graded, "ada", exercise)[0] == rules.SOLVED, _verdict(graded, "ada", exercise)
     assert _verdict(graded, "ada", "symmetry-weight-decay") == (
         rules.NOT_ATTEMPTED, 'no cell calls check("symmetry-weight-decay", ...)')
     status, why = _verdict(graded, "bob", "symmetry-scale-factor")
     assert status == rules.NOT_SOLVED and "2.0" in why
-    assert _verdict(graded, "bob", "symmetry-count")[0] == rules.NOT_ATTEMPTED
+    assert _verdict(graded, "bob", "symmetry-count-layernorm")[0] == rules.NOT_ATTEMPTED
     status, why = _verdict(graded, "bob", "symmetry-rescale-hessian")
     assert status == rules.COULD_NOT_RUN and "NameError" in why
 
@@ -147,7 +147,7 @@ def test_good_and_partial_submissions(graded):
 def test_crash_and_loop_keep_what_ran_before(graded):
     for student, words in (("crash", "kernel died"), ("loop", "limit")):
         assert _verdict(graded, student, "symmetry-scale-factor")[0] == rules.SOLVED, student
-        status, why = _verdict(graded, student, "symmetry-count")
+        status, why = _verdict(graded, student, "symmetry-count-layernorm")
         assert status == rules.COULD_NOT_RUN and words in why, (student, status, why)
 
 
@@ -156,7 +156,7 @@ def test_memory_hog_is_stopped_by_the_limit_and_the_rest_graded(graded):
     assert "MemoryError" in run.errors.get(1, "") or run.status == "died", (run.status, run.errors)
     assert _verdict(graded, "hog", "symmetry-scale-factor")[0] == rules.SOLVED
     if run.status == "ran":  # the hog's cell failed alone; the next exercise still ran
-        assert _verdict(graded, "hog", "symmetry-count")[0] == rules.SOLVED
+        assert _verdict(graded, "hog", "symmetry-count-layernorm")[0] == rules.SOLVED
     report = (graded["out"] / "report.md").read_text(encoding="utf-8")
     assert "MemoryError" in report, "the report says what happened to the hog"
 
@@ -172,7 +172,7 @@ def test_deleting_files_touches_nothing_outside_the_own_copy(graded):
     assert _tree_digest(graded["root"]) == graded["before"], "the submissions folder changed"
     assert _tree_digest(REPO / "grading") == graded["key_before"], "grading/ changed"
     assert all(_verdict(graded, "vandal", e)[0] == rules.SOLVED
-               for e in ("symmetry-scale-factor", "symmetry-count"))
+               for e in ("symmetry-scale-factor", "symmetry-count-layernorm"))
 
 
 def test_submissions_folder_is_never_modified(graded):
