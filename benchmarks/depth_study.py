@@ -5,13 +5,13 @@ that minimises the total gradient norm made 100+ layer plain ReLU networks train
 For each depth and method the learning rate is tuned on seeds 100-101 (median cost, see
 ``symcourse.depth.cost``; ties, such as no rate reaching the target, broken by the median final
 loss), then 10 seeds (0-9) are trained at that rate; steps and seconds to the
-target loss are recorded. Writes book/data/depth_study.json, which chapter 8 reads (it re-runs one
-cell live and checks it against this file). Takes about 10-15 minutes on two idle cores:
+target loss are recorded. Writes symcourse/stored/depth_study.json (shipped with the package),
+which chapter 8 reads (it re-runs one cell live and checks it against this file). Takes about 10-15 minutes on two idle cores:
 
     .venv/bin/python benchmarks/depth_study.py
 
 Parts can run in parallel and be merged: ``--depths 100 --methods none --part FILE`` writes one
-part, and ``--merge FILE [FILE ...]`` combines parts into book/data/depth_study.json in the
+part, and ``--merge FILE [FILE ...]`` combines parts into symcourse/stored/depth_study.json in the
 order of DEPTHS and METHODS.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ DEPTHS = (10, 50, 100)
 LRS = (0.01, 0.02, 0.05, 0.1, 0.2)
 TUNING_SEEDS = (100, 101)
 SEEDS = tuple(range(10))
-OUT = ROOT / "book" / "data" / "depth_study.json"
+OUT = ROOT / "symcourse" / "stored" / "depth_study.json"
 
 
 def task():

@@ -6,6 +6,7 @@ Engines layer: imports torch, ``_checks`` and ``data``. Introduced in chapter 8.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -205,3 +206,12 @@ def reached_flags(results: dict, depth: int, method: str) -> torch.Tensor:
     if len(cells) != 1:
         raise ValueError(f"the study has no single cell for depth {depth!r} and {method!r}")
     return torch.tensor([r["steps"] is not None for r in cells[0]["runs"]])
+
+
+def stored_study() -> dict:
+    """The depth study that ``benchmarks/depth_study.py`` ran and stored with the package
+    (``symcourse/stored/depth_study.json``). Chapter 8."""
+    from importlib import resources
+
+    return json.loads(resources.files("symcourse").joinpath("stored", "depth_study.json")
+                      .read_text(encoding="utf-8"))

@@ -93,3 +93,9 @@ def test_reached_flags_in_seed_order_and_refusals():
         dp.reached_flags(study, 5, "none")
     with pytest.raises(ValueError, match="method"):
         dp.reached_flags(study, 3, "sgd")
+
+
+def test_the_stored_study_ships_with_the_package():
+    study = dp.stored_study()
+    assert {c["depth"] for c in study["cells"]} == {10, 50, 100}
+    assert all(len(c["runs"]) == len(study["seeds"]) for c in study["cells"])
