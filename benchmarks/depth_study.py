@@ -6,7 +6,8 @@ For each depth and method the learning rate is tuned on seeds 100-101 (median co
 ``symcourse.depth.cost``; ties, such as no rate reaching the target, broken by the median final
 loss), then 10 seeds (0-9) are trained at that rate; steps and seconds to the
 target loss are recorded. Writes symcourse/stored/depth_study.json (shipped with the package),
-which chapter 8 reads (it re-runs one cell live and checks it against this file). Takes about 10-15 minutes on two idle cores:
+which chapter 8 reads (it re-runs one cell live and checks it against this file). Takes about
+10-15 minutes on two idle cores:
 
     .venv/bin/python benchmarks/depth_study.py
 
