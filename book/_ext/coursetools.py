@@ -539,6 +539,9 @@ def _build_exercise_table(app: Sphinx, fromdocname: str) -> nodes.table:
         uri = app.builder.get_relative_uri(fromdocname, docname) + "#" + exercise["label"]
         link = nodes.reference("", "", internal=True, refuri=uri)
         link.extend(_with_math(exercise["title"]))
+        if _INLINE_MATH.search(exercise["title"]):
+            # math made after reading: tell the math domain, or MathJax is not put on the page
+            env.get_domain("math").data["has_equations"][fromdocname] = True
         row = nodes.row()
         row += _cell(exercise["number"])
         row += _cell(chapter)
