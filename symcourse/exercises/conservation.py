@@ -12,7 +12,6 @@ from . import Wrong, as_float, as_int, as_tensor, self_check
 NEURON_IN = (3.0, -1.0, 2.0)  # incoming weights and bias of one ReLU neuron
 NEURON_OUT = (2.0, 1.0)  # its outgoing weights (two outputs)
 GD_START, GD_LR, GD_STEPS = (1.5, 0.2), 0.1, 100
-SPEED_PRODUCT, SPEED_IMBALANCE, SPEED_LOSS = 0.1, 3.0, 1e-6
 
 
 def rescale_value() -> float:
@@ -26,18 +25,6 @@ def gd_imbalance_change() -> float:
                            torch.tensor(GD_START, dtype=torch.float64), GD_LR, GD_STEPS)
     q = run.theta[:, 0] ** 2 - run.theta[:, 1] ** 2
     return float(q[-1] - q[0])
-
-
-def time_to_loss(product: float, imbalance: float, loss: float) -> float:
-    """Gradient-flow time for ``½(uv − 1)²`` to fall to ``loss`` from ``uv = product < 1`` with
-    ``u² − v² = imbalance``. With ``p = uv``, ``dp/dt = (1 − p)·sqrt(imbalance² + 4p²)``;
-    substituting ``p = 1 − e^{−s}`` gives ``t = ∫ ds / sqrt(imbalance² + 4p²)``, done by Simpson's rule."""
-    s0, s1 = -math.log(1 - product), -math.log(math.sqrt(2 * loss))
-    s = torch.linspace(s0, s1, 20001, dtype=torch.float64)
-    p = 1 - torch.exp(-s)
-    f = 1 / torch.sqrt(imbalance ** 2 + 4 * p ** 2)
-    h = (s1 - s0) / 20000
-    return float(h / 3 * (f[0] + f[-1] + 4 * f[1:-1:2].sum() + 2 * f[2:-1:2].sum()))
 
 
 @self_check("conservation-rescale-value")
@@ -76,21 +63,6 @@ def _gd_drift(answer):
         raise Wrong(f"run {GD_STEPS} steps of plain gradient descent with learning rate {GD_LR} "
                     f"from (u, v) = {GD_START} on ½(uv − 1)², in float64")
     return f"u² − v² moved by {value:.6f}: finite steps break the conservation law."
-
-
-@self_check("conservation-speed")
-def _speed(answer):
-    value = as_float(answer, "a time")
-    target = time_to_loss(SPEED_PRODUCT, SPEED_IMBALANCE, SPEED_LOSS)
-    balanced = time_to_loss(SPEED_PRODUCT, 0.0, SPEED_LOSS)
-    if value <= 0:
-        raise Wrong("a time to reach a lower loss is positive")
-    if math.isclose(value, balanced, rel_tol=1e-2):
-        raise Wrong("that is the time of the balanced start (u = v); use the imbalance asked for")
-    if not math.isclose(value, target, rel_tol=2e-3):
-        raise Wrong("start on uv = 0.1 with u² − v² = 3, integrate gradient flow accurately and find "
-                    "when ½(uv − 1)² first falls below 1e-6")
-    return f"t ≈ {value:.3f}, against {balanced:.3f} from the balanced start with the same loss."
 
 
 def _selection_problem():
