@@ -319,6 +319,8 @@ CASES = {
                                    ["nine", [9.0], float("nan"), True], [9.0]),
     "conservation-linear-count": ([10, torch.tensor(10), np.int64(10)], [16, 4, 6],
                                   ["10", 10.0, [10], None.__class__], [10.0]),
+    "conservation-narrow-count": ([5, torch.tensor(5), np.int64(5)], [6, 3, 4, 1],
+                                  ["5", 5.0, [5], True], [5.0]),
     "conservation-gd-drift": ([ex.gd_imbalance_change()], [0.0, -ex.gd_imbalance_change(), 1.0],
                               ["small", [0.1], float("inf")], [ex.gd_imbalance_change()]),
 }

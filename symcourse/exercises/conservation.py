@@ -65,6 +65,22 @@ def _gd_drift(answer):
     return f"u² − v² moved by {value:.6f}: finite steps break the conservation law."
 
 
+@self_check("conservation-narrow-count")
+def _narrow_count(answer):
+    answer = as_int(answer, "the number of conservation laws")
+    if answer == 6:
+        raise Wrong("that is r(r+1)/2, the number of entries of the symmetric matrix UᵀU − VᵀV; "
+                    "here that matrix has low rank, so its entries are not independent")
+    if answer == 3:
+        raise Wrong("one law per hidden neuron is the count for ReLU; a linear network keeps "
+                    "more symmetries")
+    if answer != 5:
+        raise Wrong("every gradient field is a multiple of one field: find the dimension of the "
+                    "Lie algebra they generate and subtract it from the number of parameters")
+    return ("5 = 6 − 1: the fields span one direction, and uuᵀ − vvᵀ has rank two, so its "
+            "vanishing determinant ties its six entries together.")
+
+
 def _selection_problem():
     """The three points and sparse teacher of chapter 4's section on selection (same seed)."""
     gen = torch.Generator().manual_seed(0)
