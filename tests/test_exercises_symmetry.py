@@ -34,8 +34,6 @@ def cases():
                                   ["0.1", [wd], float("inf")], [wd]),
         "symmetry-eps-exponent": ([-2.0, -1.98, torch.tensor(-2.02)], [0.0, -1.0, 2.0, -3.0],
                                   ["minus two", [-2.0], float("nan")], [-2.0]),
-        "symmetry-count": ([49, torch.tensor(49), np.int64(49)], [32, 17, 48],
-                           ["49", 49.0, True, [49]], [49]),
         "symmetry-count-layernorm": ([24, torch.tensor(24), np.int64(24)], [32, 18, 31, 23, 5],
                                      ["24", 24.0, True, [24]], [24]),
     }

@@ -105,20 +105,6 @@ def _eps_exponent(answer):
             "that shrink expose it.")
 
 
-@self_check("symmetry-count")
-def _count(answer):
-    answer = as_int(answer, "the number of symmetry groups")
-    net = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
-    rescale = len(symmetry.rescale_groups(net))
-    expected = rescale + len(symmetry.translation_groups(net))
-    if answer == rescale:
-        raise Wrong("you counted the hidden neurons; the softmax head has symmetries of its own")
-    if answer != expected:
-        raise Wrong("count one rescale group per hidden neuron, and for the softmax head one "
-                    "translation per input column of the last layer plus one for its bias")
-    return f"{expected} one-parameter symmetry groups."
-
-
 def layernorm_design() -> nn.Sequential:
     """The network of the counting exercise: a LayerNorm after the first layer, a ReLU hidden
     layer and a softmax head (widths 5, 8, 8, 4)."""
