@@ -317,8 +317,8 @@ def numbers_in(text: str) -> list[float]:
 CASES = {
     "conservation-rescale-value": ([9.0, 9, torch.tensor(9.0), np.float64(9.0)], [23.0, -9.0, 3.0],
                                    ["nine", [9.0], float("nan"), True], [9.0]),
-    "conservation-linear-count": ([10, torch.tensor(10), np.int64(10)], [16, 4, 6],
-                                  ["10", 10.0, [10], None.__class__], [10.0]),
+    "conservation-linear-count": ([30, torch.tensor(30), np.int64(30)], [50, 25, 15, 10, 60],
+                                  ["30", 30.0, [30], None.__class__], [30.0]),
     "conservation-narrow-count": ([5, torch.tensor(5), np.int64(5)], [6, 3, 4, 1],
                                   ["5", 5.0, [5], True], [5.0]),
     "conservation-gd-drift": ([ex.gd_imbalance_change()], [0.0, -ex.gd_imbalance_change(), 1.0],

@@ -43,12 +43,19 @@ def _rescale_value(answer):
 
 @self_check("conservation-linear-count")
 def _linear_count(answer):
-    answer = as_int(answer, "the number of conservation laws")
-    if answer == 16:
-        raise Wrong("that is what the gradient fields alone suggest; brackets add directions")
-    if answer != 10:
-        raise Wrong("count the independent entries of the symmetric r × r matrix UᵀU − VᵀV")
-    return "10 = r(r+1)/2 for r = 4: the entries of the symmetric matrix UᵀU − VᵀV, and no more."
+    answer = as_int(answer, "the number of independent balance quantities")
+    if answer == 50:
+        raise Wrong("each balance matrix is symmetric: an entry below the diagonal is the same "
+                    "function as its mirror image above it")
+    if answer in (25, 15, 10):
+        raise Wrong("there is one balance matrix per pair of neighbouring layers; count the "
+                    "distinct entries of each and add them up")
+    if answer != 30:
+        raise Wrong("count the entries on and above the diagonal of each symmetric balance "
+                    "matrix, add over the pairs of neighbouring layers, and compare with the "
+                    "rank of the Jacobian of all fifty quantities")
+    return ("30 = 15 + 15: the distinct entries of the two symmetric 5 × 5 balance matrices, "
+            "and they do not constrain each other.")
 
 
 @self_check("conservation-gd-drift")
