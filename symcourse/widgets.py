@@ -280,6 +280,15 @@ class StallExplorer(Explorer):
 CONSERVATION_TIME = 8.0
 
 
+@lru_cache(maxsize=64)
+def _hyperbola_flow(product: float, imbalance: float):
+    """Gradient flow on the rescale toy from ``uv = product``, ``u² − v² = imbalance``, kept:
+    the explorer's frames share their balanced runs, and redrawing repeats a setting."""
+    loss = toy_examples()["rescale"][0]
+    times = torch.linspace(0.0, CONSERVATION_TIME, 161, dtype=torch.float64)
+    return gradient_flow(loss, hyperbola_start(product, imbalance), times)
+
+
 def conservation_explorer_figure(imbalance: float = 3.0, product: float = 0.1):
     """Gradient flow on ``½(uv − 1)²`` from the point with ``uv = product`` and ``u² − v² =
     imbalance``, next to the balanced start with the same ``uv``: paths over the hyperbolas
@@ -290,9 +299,9 @@ def conservation_explorer_figure(imbalance: float = 3.0, product: float = 0.1):
     _checks.finite("imbalance", imbalance)
     _checks.finite("product", product)
     loss, quantity, _ = toy_examples()["rescale"]
-    times = torch.linspace(0.0, CONSERVATION_TIME, 161, dtype=torch.float64)
-    runs = {name: gradient_flow(loss, hyperbola_start(product, value), times)
+    runs = {name: _hyperbola_flow(float(product), value)
             for name, value in (("chosen", float(imbalance)), ("balanced", 0.0))}
+    times = runs["chosen"].times
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.4), layout="constrained")
     flow_portrait([run.theta for run in runs.values()], quantity, extent=(0.0, 2.2, 0.0, 2.2), ax=left,
                   xlabel="u", ylabel="v", solutions=lambda p: p[..., 0] * p[..., 1] - 1,

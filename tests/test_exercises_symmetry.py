@@ -24,17 +24,16 @@ def cases():
     wd = weight_decay_answer()
     # H of (ab-1)^2/2 at (2, 1) is [[1, 3], [3, 4]]; times (2, -1) gives (-1, 2)
     return {
-        "symmetry-scale-factor": ([0.5, torch.tensor(0.5), np.float64(0.5)], [2.0, 1.0, 0.25],
-                                  ["half", [0.5], float("nan")], [0.5]),
+        "symmetry-scale-factor": ([9.0, torch.tensor(9.0), np.float64(9)], [3.0, 1.0, 1 / 9, 1 / 3,
+                                                                           -9.0, 6.0],
+                                  ["nine", [9.0], float("nan")], [9.0]),
         "symmetry-rescale-hessian": ([[-1.0, 2.0], torch.tensor([-1.0, 2.0]), (-1, 2)],
                                      [[0, 0], [1.0, -2.0], [2.0, -1.0]],
                                      ["(-1, 2)", [-1.0], [[-1.0, 2.0]], {"a": 1}], [-1.0]),  # "2" occurs in the formula
         "symmetry-weight-decay": ([wd, torch.tensor(wd)], [0.0, -wd, 2 * wd],
                                   ["0.1", [wd], float("inf")], [wd]),
-        "symmetry-eps-exponent": ([1.0, 1.02, torch.tensor(0.98)], [0.5, 2.0, 0.0],
-                                  ["one", [1.0], float("nan")], [1.0]),
-        "symmetry-count": ([49, torch.tensor(49), np.int64(49)], [32, 17, 48],
-                           ["49", 49.0, True, [49]], [49]),
+        "symmetry-eps-exponent": ([-2.0, -1.98, torch.tensor(-2.02)], [0.0, -1.0, 2.0, -3.0],
+                                  ["minus two", [-2.0], float("nan")], [-2.0]),
         "symmetry-count-layernorm": ([24, torch.tensor(24), np.int64(24)], [32, 18, 31, 23, 5],
                                      ["24", 24.0, True, [24]], [24]),
     }

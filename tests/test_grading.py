@@ -93,7 +93,7 @@ def test_grading_material_is_not_shipped_to_students(tmp_path):
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("grades")
-    good = (IMPORT + 'check("symmetry-scale-factor", 0.5)',
+    good = (IMPORT + 'check("symmetry-scale-factor", 9.0)',
             'check("symmetry-rescale-hessian", torch.tensor([-1.0, 2.0]))',
             'check("symmetry-count-layernorm", 24)')
     # Without namespaces the deletions would succeed: then only a decoy folder is targeted.
@@ -105,16 +105,16 @@ def graded(tmp_path_factory):
         f"bob_{CHAPTER}.ipynb": _notebook(IMPORT + 'check("symmetry-scale-factor", 2.0)',
                                           "answer = ...\ncheck(\"symmetry-count-layernorm\", answer)",
                                           'undefined_name + 1\ncheck("symmetry-rescale-hessian", h)'),
-        f"crash_{CHAPTER}.ipynb": _notebook(IMPORT + 'check("symmetry-scale-factor", 0.5)',
+        f"crash_{CHAPTER}.ipynb": _notebook(IMPORT + 'check("symmetry-scale-factor", 9.0)',
                                             "import os\nos._exit(3)", good[2]),
-        f"loop_{CHAPTER}.ipynb": _notebook(IMPORT + 'check("symmetry-scale-factor", 0.5)',
+        f"loop_{CHAPTER}.ipynb": _notebook(IMPORT + 'check("symmetry-scale-factor", 9.0)',
                                            "while True:\n    pass", good[2]),
         f"vandal_{CHAPTER}.ipynb": _notebook(
             "import os, shutil\n"
             f"for target in {targets!r}:\n"
             "    shutil.rmtree(target, ignore_errors=True)\n"
             "shutil.rmtree(os.getcwd(), ignore_errors=True)", *good),
-        f"hog_{CHAPTER}.ipynb": _notebook(IMPORT + 'check("symmetry-scale-factor", 0.5)',
+        f"hog_{CHAPTER}.ipynb": _notebook(IMPORT + 'check("symmetry-scale-factor", 9.0)',
                                           "hog = []\nwhile True:\n"
                                           "    hog.append(bytearray(200 * 2**20))", good[2]),
         f"garbled_{CHAPTER}.ipynb": _notebook(*good)[:-40],

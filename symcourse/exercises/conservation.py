@@ -12,7 +12,6 @@ from . import Wrong, as_float, as_int, as_tensor, self_check
 NEURON_IN = (3.0, -1.0, 2.0)  # incoming weights and bias of one ReLU neuron
 NEURON_OUT = (2.0, 1.0)  # its outgoing weights (two outputs)
 GD_START, GD_LR, GD_STEPS = (1.5, 0.2), 0.1, 100
-SPEED_PRODUCT, SPEED_IMBALANCE, SPEED_LOSS = 0.1, 3.0, 1e-6
 
 
 def rescale_value() -> float:
@@ -26,18 +25,6 @@ def gd_imbalance_change() -> float:
                            torch.tensor(GD_START, dtype=torch.float64), GD_LR, GD_STEPS)
     q = run.theta[:, 0] ** 2 - run.theta[:, 1] ** 2
     return float(q[-1] - q[0])
-
-
-def time_to_loss(product: float, imbalance: float, loss: float) -> float:
-    """Gradient-flow time for ``½(uv − 1)²`` to fall to ``loss`` from ``uv = product < 1`` with
-    ``u² − v² = imbalance``. With ``p = uv``, ``dp/dt = (1 − p)·sqrt(imbalance² + 4p²)``;
-    substituting ``p = 1 − e^{−s}`` gives ``t = ∫ ds / sqrt(imbalance² + 4p²)``, done by Simpson's rule."""
-    s0, s1 = -math.log(1 - product), -math.log(math.sqrt(2 * loss))
-    s = torch.linspace(s0, s1, 20001, dtype=torch.float64)
-    p = 1 - torch.exp(-s)
-    f = 1 / torch.sqrt(imbalance ** 2 + 4 * p ** 2)
-    h = (s1 - s0) / 20000
-    return float(h / 3 * (f[0] + f[-1] + 4 * f[1:-1:2].sum() + 2 * f[2:-1:2].sum()))
 
 
 @self_check("conservation-rescale-value")
@@ -56,12 +43,19 @@ def _rescale_value(answer):
 
 @self_check("conservation-linear-count")
 def _linear_count(answer):
-    answer = as_int(answer, "the number of conservation laws")
-    if answer == 16:
-        raise Wrong("that is what the gradient fields alone suggest; brackets add directions")
-    if answer != 10:
-        raise Wrong("count the independent entries of the symmetric r × r matrix UᵀU − VᵀV")
-    return "10 = r(r+1)/2 for r = 4: the entries of the symmetric matrix UᵀU − VᵀV, and no more."
+    answer = as_int(answer, "the number of independent balance quantities")
+    if answer == 50:
+        raise Wrong("each balance matrix is symmetric: an entry below the diagonal is the same "
+                    "function as its mirror image above it")
+    if answer in (25, 15, 10):
+        raise Wrong("there is one balance matrix per pair of neighbouring layers; count the "
+                    "distinct entries of each and add them up")
+    if answer != 30:
+        raise Wrong("count the entries on and above the diagonal of each symmetric balance "
+                    "matrix, add over the pairs of neighbouring layers, and compare with the "
+                    "rank of the Jacobian of all fifty quantities")
+    return ("30 = 15 + 15: the distinct entries of the two symmetric 5 × 5 balance matrices, "
+            "and they do not constrain each other.")
 
 
 @self_check("conservation-gd-drift")
@@ -78,19 +72,20 @@ def _gd_drift(answer):
     return f"u² − v² moved by {value:.6f}: finite steps break the conservation law."
 
 
-@self_check("conservation-speed")
-def _speed(answer):
-    value = as_float(answer, "a time")
-    target = time_to_loss(SPEED_PRODUCT, SPEED_IMBALANCE, SPEED_LOSS)
-    balanced = time_to_loss(SPEED_PRODUCT, 0.0, SPEED_LOSS)
-    if value <= 0:
-        raise Wrong("a time to reach a lower loss is positive")
-    if math.isclose(value, balanced, rel_tol=1e-2):
-        raise Wrong("that is the time of the balanced start (u = v); use the imbalance asked for")
-    if not math.isclose(value, target, rel_tol=2e-3):
-        raise Wrong("start on uv = 0.1 with u² − v² = 3, integrate gradient flow accurately and find "
-                    "when ½(uv − 1)² first falls below 1e-6")
-    return f"t ≈ {value:.3f}, against {balanced:.3f} from the balanced start with the same loss."
+@self_check("conservation-narrow-count")
+def _narrow_count(answer):
+    answer = as_int(answer, "the number of conservation laws")
+    if answer == 6:
+        raise Wrong("that is r(r+1)/2, the number of entries of the symmetric matrix UᵀU − VᵀV; "
+                    "here that matrix has low rank, so its entries are not independent")
+    if answer == 3:
+        raise Wrong("one law per hidden neuron is the count for ReLU; a linear network keeps "
+                    "more symmetries")
+    if answer != 5:
+        raise Wrong("every gradient field is a multiple of one field: find the dimension of the "
+                    "Lie algebra they generate and subtract it from the number of parameters")
+    return ("5 = 6 − 1: the fields span one direction, and uuᵀ − vvᵀ has rank two, so its "
+            "vanishing determinant ties its six entries together.")
 
 
 def _selection_problem():

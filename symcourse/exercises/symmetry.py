@@ -10,6 +10,8 @@ from .. import symmetry
 from ..data import spiral_task
 from . import Wrong, as_float, as_int, as_tensor, self_check
 
+#: Exercise ``symmetry-scale-factor``: the factor that multiplies the normalised first layer.
+SCALE_ALPHA = 3.0
 #: The set-up of exercise ``symmetry-weight-decay``: seed, widths, weight decay, neuron.
 DECAY_SEED, DECAY_WIDTHS, DECAY_LAMBDA, DECAY_NEURON = 0, (2, 8, 3), 0.01, 3
 
@@ -28,16 +30,24 @@ def decay_setup():
 
 @self_check("symmetry-scale-factor")
 def _scale_factor(answer):
-    value = as_float(answer, "the factor by which the gradient is multiplied")
-    if math.isclose(value, 2.0) or math.isclose(value, 4.0):
-        raise Wrong("the loss takes the same values along the ray, but they are spread over a "
-                    "longer stretch of parameter space; differentiate L(alpha theta) = L(theta)")
+    value = as_float(answer, "the factor for the scaled group's learning rate")
+    alpha = SCALE_ALPHA
+    if value <= 0:
+        raise Wrong("a learning rate factor is positive")
     if math.isclose(value, 1.0):
-        raise Wrong("the loss is unchanged, its gradient is not: apply the chain rule to "
-                    "L(alpha theta) = L(theta) and compare both sides")
-    if not math.isclose(value, 0.5, rel_tol=1e-9):
-        raise Wrong("differentiate both sides of L(alpha theta) = L(theta) with respect to theta")
-    return "the gradient is homogeneous of degree -1: twice the weights, half the gradient."
+        raise Wrong("with the same learning rate the scaled weights take shorter steps: the "
+                    "gradient there is smaller, and the step must also be longer to keep pace")
+    if math.isclose(value, alpha):
+        raise Wrong("that makes up for the larger weights, but the gradient at alpha theta is "
+                    "also smaller; write the step from alpha theta and compare its end point "
+                    "with alpha times the original step's end point")
+    if math.isclose(value, 1 / alpha) or math.isclose(value, alpha ** -2):
+        raise Wrong("the scaled weights need longer steps, not shorter ones")
+    if not math.isclose(value, alpha ** 2, rel_tol=1e-9):
+        raise Wrong("use grad L(alpha theta) = grad L(theta) / alpha on the group and ask when "
+                    "one step from alpha theta lands on alpha times the original step's end")
+    return ("alpha squared: on a scale group the effective learning rate is eta / |theta|^2, "
+            "so weights that grow slow down their own training.")
 
 
 @self_check("symmetry-rescale-hessian")
@@ -78,28 +88,21 @@ def _weight_decay(answer):
 
 @self_check("symmetry-eps-exponent")
 def _eps_exponent(answer):
-    value = as_float(answer, "the exponent p in residual ~ eps^p")
-    if abs(value - 0.5) < 0.1:
-        raise Wrong("eps enters under a square root, but expand sqrt(var + eps) for small eps "
-                    "before deciding; fit log(residual) against log(eps)")
-    if abs(value - 1.0) > 0.05:
-        raise Wrong("measure the residual of the gradient constraint for several eps spaced by "
-                    "factors of 10 and fit the slope of log(residual) against log(eps)")
-    return "first order: the symmetry is broken by an amount proportional to eps."
-
-
-@self_check("symmetry-count")
-def _count(answer):
-    answer = as_int(answer, "the number of symmetry groups")
-    net = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
-    rescale = len(symmetry.rescale_groups(net))
-    expected = rescale + len(symmetry.translation_groups(net))
-    if answer == rescale:
-        raise Wrong("you counted the hidden neurons; the softmax head has symmetries of its own")
-    if answer != expected:
-        raise Wrong("count one rescale group per hidden neuron, and for the softmax head one "
-                    "translation per input column of the last layer plus one for its bias")
-    return f"{expected} one-parameter symmetry groups."
+    value = as_float(answer, "the exponent q in <grad L, xi> ~ alpha^q")
+    if abs(value) < 0.1:
+        raise Wrong("the loss does not care about the size of the weights, but eps does: "
+                    "compare eps with the variance of the scaled pre-activations")
+    if value > 0:
+        raise Wrong("larger weights make eps relatively smaller, so the break shrinks as "
+                    "alpha grows")
+    if abs(value + 1) < 0.1:
+        raise Wrong("eps is added to the variance, not to the standard deviation: how does "
+                    "the variance of alpha z scale?")
+    if abs(value + 2) > 0.05:
+        raise Wrong("measure the residual <grad L, xi> itself (not the cosine) at default eps "
+                    "for several alpha and fit the slope of log|residual| against log alpha")
+    return ("the layer sees eps / alpha^2 at alpha theta: growing weights hide eps, weights "
+            "that shrink expose it.")
 
 
 def layernorm_design() -> nn.Sequential:
