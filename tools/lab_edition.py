@@ -21,12 +21,14 @@ into MyST that jupyterlab-myst renders:
   jupyterlab-myst links each use to its definition;
 * ``{doc}`` becomes a link to the other file (JupyterLab opens it), titled as in the book;
   ``{doc}`bibliography``` links to the chapter's own "Works cited";
-* ``{ref}`` to a label of another chapter becomes a link to that chapter.
+* ``{ref}``, ``{prf:ref}`` or ``{eq}`` to a label of another chapter becomes a link to that
+  chapter (jupyterlab-myst resolves labels of the same notebook only).
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import re
 import sys
 from dataclasses import dataclass, field
@@ -37,7 +39,8 @@ from student_edition import REPO, _text, toc_notebooks, write_edition  # noqa: E
 
 _ROLE = re.compile(r"\{(?P<role>[a-z]+(?::[a-z]*)?)\}`(?P<body>[^`]*)`")
 _FENCE = re.compile(r"^\s*(?P<fence>`{3,}|~{3,}|:{3,})(?P<rest>.*)$")
-_TARGET = re.compile(r"^\((?P<label>[\w.:-]+)\)=\s*$|^:label:\s*(?P<option>\S+)", re.MULTILINE)
+_TARGET = re.compile(r"^\((?P<label>[\w.:-]+)\)=\s*$|^:label:\s*(?P<option>\S+)"
+                     r"|^\$\$\s*\((?P<equation>[\w.:-]+)\)\s*$", re.MULTILINE)
 _EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.DOTALL)
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>$|~])")
 WORKS_CITED = "lab-works-cited"
@@ -74,10 +77,13 @@ def paste_text(values: dict[str, str], body: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", glued_text(values, body))
 
 
+@functools.lru_cache(maxsize=None)
 def _latex_text(latex: str) -> str:
+    """BibTeX's LaTeX (accents, braces) as plain text."""
+    from pybtex.backends.plaintext import Backend
     from pybtex.richtext import Text
 
-    return Text.from_latex(latex).render_as("text")
+    return Text.from_latex(latex).render(Backend())
 
 
 @dataclass
@@ -111,7 +117,10 @@ class Bibliography:
         return self._entry(key).fields.get("year", "n.d.")
 
     def cite(self, role: str, body: str) -> str:
-        """The text of ``{cite:p}`body``` (``[A, 2014; B, 2015]``) or ``{cite:t}`` (``A [2014]``)."""
+        """The text of ``{cite:p}`body``` (``[A, 2014; B, 2015]``) or ``{cite:t}`` (``A [2014]``).
+
+        The brackets are sphinxcontrib-bibtex's author_year style, the book's.
+        """
         keys = [k.strip() for k in body.split(",") if k.strip()]
         if role == "cite:t":
             return ", ".join(f"{self.authors(k)} [{self.year(k)}]" for k in keys)
@@ -175,11 +184,11 @@ def document_titles(root: Path = REPO) -> dict[str, str]:
 
 
 def labels(nb: dict) -> set[str]:
-    """Targets a notebook defines: ``(label)=`` lines and directives' ``:label:`` options."""
+    """Targets a notebook defines: ``(label)=`` lines, ``:label:`` options, ``$$ (label)``."""
     found = set()
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
-            found.update(a or b for a, b in _TARGET.findall(_text(cell)))
+            found.update(next(filter(None, groups)) for groups in _TARGET.findall(_text(cell)))
     return found
 
 
@@ -243,7 +252,8 @@ class _Chapter:
                 return f"[{text or self.book.titles[target]}](#{WORKS_CITED})"
             suffix = ".ipynb" if target in self.book.notebooks else ".md"
             return f"[{text or self.book.titles.get(target, target)}]({target}{suffix})"
-        if role == "ref" and target not in self.own_labels and target in self.book.label_pages:
+        if (role in ("ref", "prf:ref", "numref", "eq") and target not in self.own_labels
+                and target in self.book.label_pages):
             page = self.book.label_pages[target]
             return f"[{text or self.book.titles[page]}]({page}.ipynb)"
         return match.group(0)
