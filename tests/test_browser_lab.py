@@ -6,7 +6,8 @@ started there on a free 127.0.0.1 port with its own settings, runtime and worksp
 and the notebook is opened in headless Chromium. Every request that does not go to that
 server is aborted and fails the test. In the rendered markdown cells the test checks:
 
-* an exercise (sphinx-exercise's ``{exercise}`` directive) shows its title;
+* an exercise (sphinx-exercise's ``{exercise}`` directive) and an admonition show their
+  titles;
 * a citation (``{cite:p}``) shows author and year, not its key;
 * every display equation is typeset (KaTeX), and no ``$$`` is left;
 * a glued number (``{glue:text}``) shows the value the chapter stored, in its sentence;
@@ -68,6 +69,8 @@ _COLLECT = """() => {
     text: rendered.map(el => el.innerText).join('\\n'),
     exercises: Array.from(document.querySelectorAll('.myst-exercise-title'))
       .map(el => el.innerText.replace(/\\s+/g, ' ').trim()),
+    admonitions: Array.from(document.querySelectorAll('.myst-admonition-header-text'))
+      .map(el => el.innerText.trim()),
     displays: document.querySelectorAll('.myst .katex-display').length,
     mathErrors: document.querySelectorAll('.myst .katex-error').length,
     termLinks: Array.from(document.querySelectorAll('.myst a[href^="#term-"]'))
@@ -164,14 +167,17 @@ def expectations(nb: dict, book: lab_edition.Book) -> dict:
     """What the rendered chapter must show, read from the chapter's own source."""
     source = _markdown(nb)
     exercise = re.search(r"^[`:]{3,}\{exercise\}\s*(.+)$", source, re.MULTILINE)
+    admonition = re.search(r"^[`:]{3,}\{admonition\}\s*(.+)$", source, re.MULTILINE)
     cite = re.search(r"\{cite:p\}`([^`]+)`", source)
     # a glued value with a plain word on either side, to find it in its sentence
     glued = re.search(r"(\w+) \{glue:text\}`([^`]+)` (\w+)", source)
-    assert exercise and cite and glued, f"{CHAPTER.name} lacks an exercise, citation or glue"
+    assert exercise and admonition and cite and glued, (
+        f"{CHAPTER.name} lacks an exercise, admonition, citation or glued number")
     value = lab_edition.glued_text(lab_edition.glued_values(nb), glued.group(2))
     key = cite.group(1).split(",")[0].strip()
     return {
         "exercise": exercise.group(1).strip(),
+        "admonition": admonition.group(1).strip(),
         "citation": book.bibliography.cite("cite:p", key),
         "cite_key": key,
         "glued": f"{glued.group(1)} {value} {glued.group(3)}",
@@ -186,6 +192,8 @@ def lab_problems(seen: dict, expected: dict) -> list[str]:
     if not any(expected["exercise"] in title for title in seen["exercises"]):
         problems.append(f"no exercise titled {expected['exercise']!r} (titles: "
                         f"{seen['exercises'][:3]})")
+    if expected["admonition"] not in seen["admonitions"]:
+        problems.append(f"no admonition titled {expected['admonition']!r}")
     if expected["citation"] not in text:
         problems.append(f"citation {expected['citation']!r} not shown")
     if expected["cite_key"] in text:
@@ -205,15 +213,16 @@ def lab_problems(seen: dict, expected: dict) -> list[str]:
 
 
 def test_lab_problems_reports_raw_myst_and_missing_renderings():
-    expected = {"exercise": "Find it", "citation": "[Saxe et al., 2014]", "cite_key": "saxe2014",
-                "glued": "left 35 units", "displays": 2, "terms": 1}
+    expected = {"exercise": "Find it", "admonition": "Goals", "citation": "[Saxe et al., 2014]",
+                "cite_key": "saxe2014", "glued": "left 35 units", "displays": 2, "terms": 1}
     good = {"text": "Training left 35 units, as [Saxe et al., 2014] found.", "displays": 2,
-            "exercises": ["Exercise 1 (Find it)"], "mathErrors": 0, "termLinks": ["dead"]}
+            "exercises": ["Exercise 1 (Find it)"], "admonitions": ["Goals"], "mathErrors": 0,
+            "termLinks": ["dead"]}
     assert lab_problems(good, expected) == []
     bad = {"text": "Training left {glue:text}`n_dead` units, saxe2014 :label: ex-a $$",
-           "displays": 1, "exercises": [], "mathErrors": 0, "termLinks": []}
+           "displays": 1, "exercises": [], "admonitions": [], "mathErrors": 0, "termLinks": []}
     problems = lab_problems(bad, expected)
-    assert len(problems) == 9, problems
+    assert len(problems) == 10, problems
     assert any("'{glue:text}'" in p for p in problems) and any("':label:'" in p for p in problems)
 
 
