@@ -125,3 +125,14 @@ def test_every_chapter_is_rewritten_completely(edition, book):
         assert used <= defined, f"{target.name}: terms without a definition: {used - defined}"
         code = [c for c in original["cells"] if c["cell_type"] == "code"]
         assert [c for c in lab["cells"] if c["cell_type"] == "code"] == code, target.name
+
+
+def test_the_student_lab_edition_has_no_solutions(tmp_path):
+    written = le.write_lab_edition(tmp_path, student=True)
+    assert not (tmp_path / "book" / "instructor.md").exists()
+    for target in written:
+        cells = json.loads(target.read_text(encoding="utf-8"))["cells"]
+        markdown = "\n".join(le._text(c) for c in cells if c["cell_type"] == "markdown")
+        assert "{solution" not in markdown and not [raw for raw in UNRENDERED if raw in markdown]
+        tags = [t for c in cells for t in c.get("metadata", {}).get("tags", [])]
+        assert se.SOLUTION_TAG not in tags and se.STUB_TAG in tags, target.name

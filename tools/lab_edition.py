@@ -1,6 +1,6 @@
 """Build the lab edition: the chapters as notebooks that JupyterLab renders in full.
 
-Usage: python tools/lab_edition.py [--out lab]   (``make lab`` builds it and opens JupyterLab)
+Usage: python tools/lab_edition.py [--out lab] [--student]   (``make lab`` writes and opens it)
 
 JupyterLab shows markdown cells with jupyterlab-myst (the ``lab`` extra), which renders MyST
 itself: headings, math (KaTeX), admonitions, exercises and solutions (sphinx-exercise's
@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from student_edition import REPO, _text, toc_notebooks, write_edition  # noqa: E402
+from student_edition import (  # noqa: E402
+    REPO, _text, student_notebook, toc_notebooks, write_edition)
 
 _ROLE = re.compile(r"\{(?P<role>[a-z]+(?::[a-z]*)?)\}`(?P<body>[^`]*)`")
 _FENCE = re.compile(r"^\s*(?P<fence>`{3,}|~{3,}|:{3,})(?P<rest>.*)$")
@@ -300,18 +301,26 @@ def lab_notebook(nb: dict, book: Book | None = None) -> dict:
     return result
 
 
-def write_lab_edition(out: Path) -> list[Path]:
-    """Write the lab edition to ``out``; return its notebooks."""
+def write_lab_edition(out: Path, student: bool = False) -> list[Path]:
+    """Write the lab edition to ``out``; return its notebooks.
+
+    With ``student``, of the student edition: solutions removed first, as ``make student``
+    removes them (:func:`student_edition.student_notebook`), and no instructor pages.
+    """
     book = Book.of()
+    if student:
+        return write_edition(out, transform=lambda nb: lab_notebook(student_notebook(nb), book))
     return write_edition(out, transform=lambda nb: lab_notebook(nb, book), drop=())
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="lab", help="output folder (default: lab)")
+    parser.add_argument("--student", action="store_true",
+                        help="of the student edition (no solutions), to hand out")
     args = parser.parse_args()
     out = (REPO / args.out) if not Path(args.out).is_absolute() else Path(args.out)
-    notebooks = write_lab_edition(out)
+    notebooks = write_lab_edition(out, student=args.student)
     print(f"lab edition: {len(notebooks)} notebooks in {out / 'book'}")
     return 0
 
