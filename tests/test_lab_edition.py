@@ -96,6 +96,11 @@ def test_a_reference_to_another_chapter_becomes_a_link(book):
     assert out["cells"][0]["source"] == f"As in [{book.titles[page]}]({page}.ipynb)."
 
 
+def test_a_chapter_that_cites_nothing_links_to_the_bibliography_page(book):
+    out = le.lab_notebook({"cells": [_md("See the {doc}`bibliography`.")]}, book)
+    assert [c["source"] for c in out["cells"]] == ["See the [Bibliography](bibliography.md)."]
+
+
 def test_unknown_glossary_terms_and_glue_keys_are_errors(book):
     with pytest.raises(ValueError, match="no such term"):
         le.lab_notebook({"cells": [_md("A {term}`frobnication`.")]}, book)

@@ -298,6 +298,10 @@ def lab_notebook(nb: dict, book: Book | None = None) -> dict:
         if cell["cell_type"] == "markdown":
             cell["source"] = chapter.markdown(_text(cell))
     result["cells"] += chapter.back_matter()
+    if not chapter.cited:  # no works cited of its own: the book's bibliography page
+        for cell in result["cells"]:
+            if cell["cell_type"] == "markdown":
+                cell["source"] = cell["source"].replace(f"](#{WORKS_CITED})", "](bibliography.md)")
     return result
 
 
