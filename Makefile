@@ -19,7 +19,7 @@ export OMP_WAIT_POLICY := PASSIVE
 # share one kernel. (loadgroup would also do, but with pytest 9.2 it silently ignores groups.)
 TEST_WORKERS ?= 2
 
-.PHONY: env chromium book test test-registry execute install-cells student grade grading-key pdf bench clean
+.PHONY: env chromium book test test-registry execute install-cells student lab grade grading-key pdf bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,14 @@ install-cells: env
 student: env
 	$(BIN)/python tools/student_edition.py --out student
 
+# The chapters in JupyterLab, rendered in full: tools/lab_edition.py writes lab/ (the
+# notebooks with glued numbers, citations and glossary terms rewritten into MyST that
+# jupyterlab-myst renders), then JupyterLab opens it. Written only when missing, so work
+# done in lab/ survives; `rm -rf lab` first to take in changed chapters.
+lab: env
+	test -d lab || $(BIN)/python tools/lab_edition.py --out lab
+	$(BIN)/jupyter-lab lab/book
+
 # Grade a folder of submitted notebooks (never modified): gradebook.csv, details.csv,
 # report.md and report.html in $(GRADES). Each submission runs sandboxed (tools/grade.py).
 SUBMISSIONS ?=
@@ -87,4 +95,4 @@ bench: env
 	$(BIN)/python benchmarks/sweep_vs_loop.py
 
 clean:
-	rm -rf _build .jupyter_cache student grades
+	rm -rf _build .jupyter_cache student lab grades

@@ -117,9 +117,9 @@ def student_notebook(nb: dict) -> dict:
     return result
 
 
-def student_toc(toc: str) -> str:
-    """``_toc.yml`` text without the entries of :data:`INSTRUCTOR_ONLY` pages."""
-    for doc in INSTRUCTOR_ONLY:
+def student_toc(toc: str, drop: tuple[str, ...] = INSTRUCTOR_ONLY) -> str:
+    """``_toc.yml`` text without the entries of the pages ``drop`` (:data:`INSTRUCTOR_ONLY`)."""
+    for doc in drop:
         toc = re.sub(rf"^[ \t]*- file:\s*{re.escape(doc)}\s*\n", "", toc, flags=re.MULTILINE)
     return toc
 
@@ -130,26 +130,33 @@ def toc_notebooks(root: Path) -> list[Path]:
     return [root / f"{name}.ipynb" for name in names if (root / f"{name}.ipynb").exists()]
 
 
-def write_edition(out: Path) -> list[Path]:
-    """Copy the book to ``out`` with student notebooks; return the notebooks written."""
+def write_edition(out: Path, transform=None,
+                  drop: tuple[str, ...] = INSTRUCTOR_ONLY) -> list[Path]:
+    """Copy the book to ``out``, each notebook passed through ``transform``; return them.
+
+    ``transform`` (default :func:`student_notebook`) maps a notebook (a dict) to the one
+    written; ``drop`` names the pages left out (default :data:`INSTRUCTOR_ONLY`).
+    tools/lab_edition.py writes its edition with this too.
+    """
+    transform = student_notebook if transform is None else transform
     if out.resolve() == REPO.resolve():
-        raise ValueError("the student edition must go to a folder other than the repository")
+        raise ValueError("an edition must go to a folder other than the repository")
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     shutil.copy2(REPO / "_config.yml", out / "_config.yml")
-    (out / "_toc.yml").write_text(student_toc((REPO / "_toc.yml").read_text(encoding="utf-8")),
-                                  encoding="utf-8")
+    (out / "_toc.yml").write_text(
+        student_toc((REPO / "_toc.yml").read_text(encoding="utf-8"), drop), encoding="utf-8")
     shutil.copytree(REPO / "book", out / "book",
                     ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", ".ipynb_checkpoints"))
-    for doc in INSTRUCTOR_ONLY:
+    for doc in drop:
         for page in (out / doc).parent.glob(Path(doc).name + ".*"):
             page.unlink()
     written = []
     for source in toc_notebooks(REPO):
         nb = json.loads(source.read_text(encoding="utf-8"))
         target = out / source.relative_to(REPO)
-        target.write_text(json.dumps(student_notebook(nb), indent=1, ensure_ascii=False) + "\n",
+        target.write_text(json.dumps(transform(nb), indent=1, ensure_ascii=False) + "\n",
                           encoding="utf-8")
         written.append(target)
     return written
