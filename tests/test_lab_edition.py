@@ -55,7 +55,7 @@ def test_citations_read_as_in_the_book(book):
         "[Karpathy, 2016; Ng, 2004]")
     assert bib.authors("li2021why") == "Li et al."
     assert bib.authors("simsek2021geometry") == "Şimşek et al."  # LaTeX accents decoded
-    assert bib.authors("lesswrong2024boring") == "LessWrong contributors"
+    assert bib.authors("lesswrong2024boring") == "Bushnaq"
     assert bib.reference("ng2004feature").startswith("Andrew Y. Ng (2004). *Feature Selection")
     with pytest.raises(ValueError, match="'nobody1900' is not in references.bib"):
         bib.cite("cite:p", "nobody1900")

@@ -1,14 +1,14 @@
 """Author-year labels for the book's bibliography page.
 
 The chapters cite with ``{cite:p}`` / ``{cite:t}`` and ``bibtex_reference_style:
-author_year``, so the text reads "(Saad & Solla, 1995)". sphinxcontrib-bibtex still
+author_year``, so the text reads "[Saad and Solla, 1995]". sphinxcontrib-bibtex still
 labels the bibliography entries with its default pybtex style, whose labels are
 alphanumeric ("[SS95]"); a reader cannot match one to the other. This extension
 registers a pybtex formatting style, ``authoryear``, whose labels have the same form
 as the citations in the text:
 
 - one author: ``Wilson, 1927``
-- two authors: ``Saad & Solla, 1995``
+- two authors: ``Saad and Solla, 1995`` (joined by "and", as the citations are)
 - three or more: ``Kunin et al., 2021``
 
 Two entries that would get the same label get ``a``, ``b``, ... after the year. The
@@ -41,7 +41,7 @@ def _surname(person: Any) -> str:
 
 
 def author_year(entry: Any) -> str:
-    """The label ``Surname, year`` / ``A & B, year`` / ``A et al., year`` of an entry."""
+    """The label ``Surname, year`` / ``A and B, year`` / ``A et al., year`` of an entry."""
     people = entry.persons.get("author") or entry.persons.get("editor") or []
     names = [_surname(person) for person in people]
     if not names:
@@ -49,7 +49,7 @@ def author_year(entry: Any) -> str:
     if len(names) == 1:
         who = names[0]
     elif len(names) == 2:
-        who = f"{names[0]} & {names[1]}"
+        who = f"{names[0]} and {names[1]}"
     else:
         who = f"{names[0]} et al."
     year = entry.fields.get("year", "n.d.")
