@@ -165,12 +165,25 @@ class Trajectory:
     seconds: float = 0.0
 
 
-def integrate_odes(R0: torch.Tensor, Q0: torch.Tensor, T: torch.Tensor, eta: float, alpha_max: float,
+def _learning_rates(eta, S: int):
+    """``eta`` as a number, or a per-trajectory tensor ``(S, 1, 1)`` when given one per start."""
+    if isinstance(eta, torch.Tensor) and eta.ndim == 1:
+        _checks.tensor("eta", eta, shape=(S,))
+        if not (torch.isfinite(eta).all() and (eta > 0).all()):
+            raise ValueError(f"eta must hold positive finite learning rates, got {eta.tolist()}")
+        return eta.to(torch.float64)[:, None, None]
+    _checks.positive("eta", eta)
+    return eta
+
+
+def integrate_odes(R0: torch.Tensor, Q0: torch.Tensor, T: torch.Tensor, eta, alpha_max: float,
                    dalpha: float = 0.05, record_every: float = 1.0) -> Trajectory:
     """Integrate the order-parameter ODEs with classical Runge-Kutta (step ``dalpha``) from
-    (R0, Q0), all seeds at once; record every ``record_every`` units of alpha. Chapter 2 (plateaus)."""
-    _state(R0, Q0, T)
-    _checks.positive("eta", eta)
+    (R0, Q0), all seeds at once; record every ``record_every`` units of alpha. ``eta`` is one
+    learning rate, or a 1-D tensor with one per start (so runs at several rates share the
+    integration's per-step cost). Chapter 2 (plateaus)."""
+    S, _, _ = _state(R0, Q0, T)
+    eta = _learning_rates(eta, S)
     _checks.positive("alpha_max", alpha_max)
     _checks.positive("dalpha", dalpha)
     _checks.positive("record_every", record_every)
