@@ -25,7 +25,8 @@ TOLERANCE = {"broken-recursion": 1e-8, "using-rescale-neuron": 1e-8}
 BY_SELF_CHECK = {
     "stall-bias-seed", "stall-dead-gradient", "symmetry-eps-exponent", "dynamics-modified-order",
     "broken-drift-slope", "remedies-own-revival", "remedies-larger-temperature",
-    "using-min-norm", "comego-kurtosis", "broken-regime"}
+    "using-min-norm", "comego-kurtosis", "broken-regime",
+    "dynamics-noise-design"}
 #: Answers whose order does not matter (lists of pairs).
 UNORDERED = {"comego-kinks"}
 

@@ -58,13 +58,19 @@ def erf_i3(C: torch.Tensor, first: int | None = None) -> torch.Tensor:
     return _i3(_cov(C), first)
 
 
+def _xp(C):
+    """The array module of ``C``: the closed forms run on torch tensors or NumPy arrays (the
+    ODE integrator uses NumPy, whose small-array operations cost far less per call)."""
+    return torch if isinstance(C, torch.Tensor) else np
+
+
 def _i3(C, first=None):
     A = C[..., :first, :] if first is not None else C            # rows a
-    d = 1.0 + C.diagonal(dim1=-2, dim2=-1)                      # (..., P)
+    d = 1.0 + C.diagonal(0, -2, -1)                             # (..., P)
     da = d[..., :A.shape[-2], None, None]
     lam3 = da * d[..., None, None, :] - (A ** 2)[..., :, None, :]  # (1+C_aa)(1+C_cc) - C_ac^2
     num = C[..., None, :, :] * da - A[..., :, :, None] * A[..., :, None, :]
-    return (2.0 / math.pi) * num / (da * torch.sqrt(lam3))
+    return (2.0 / math.pi) * num / (da * _xp(C).sqrt(lam3))
 
 
 def erf_i4(C: torch.Tensor, first: int | None = None) -> torch.Tensor:
@@ -78,7 +84,8 @@ def _i4(C, first=None):
     P = C.shape[-1]
     F = P if first is None else first
     batch = C.shape[:-2]
-    d = 1.0 + C.diagonal(dim1=-2, dim2=-1)
+    xp = _xp(C)
+    d = 1.0 + C.diagonal(0, -2, -1)
     size = [F, F, P, P]
 
     def ix(i, j):  # C[..., i, j] placed on the index positions i < j among (a, b, c, d)
@@ -94,8 +101,8 @@ def _i4(C, first=None):
     lam0 = lam4 * Ccd - Cbc * Cbd * da - Cac * Cad * db + Cab * Cac * Cbd + Cab * Cad * Cbc
     lam1 = lam4 * dc - Cbc ** 2 * da - Cac ** 2 * db + 2 * Cab * Cac * Cbc
     lam2 = lam4 * dd - Cbd ** 2 * da - Cad ** 2 * db + 2 * Cab * Cad * Cbd
-    ratio = (lam0 / torch.sqrt(lam1 * lam2)).clamp(-1.0, 1.0)
-    return (4.0 / math.pi ** 2) * torch.asin(ratio) / torch.sqrt(lam4)
+    ratio = xp.clip(lam0 / xp.sqrt(lam1 * lam2), -1.0, 1.0)
+    return (4.0 / math.pi ** 2) * xp.arcsin(ratio) / xp.sqrt(lam4)
 
 
 def _state(R, Q, T):
@@ -126,8 +133,8 @@ def generalisation_error(R: torch.Tensor, Q: torch.Tensor, T: torch.Tensor) -> t
     return 0.5 * torch.einsum("a,b,sab->s", s, s, I2)
 
 
-def _signs(K, M, dtype):
-    return torch.cat([-torch.ones(K, dtype=dtype), torch.ones(M, dtype=dtype)])
+def _signs(K, M, dtype, xp=torch):
+    return xp.concatenate([-xp.ones(K, dtype=dtype), xp.ones(M, dtype=dtype)])
 
 
 def ode_rhs(R: torch.Tensor, Q: torch.Tensor, T: torch.Tensor, eta: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,14 +149,15 @@ def ode_rhs(R: torch.Tensor, Q: torch.Tensor, T: torch.Tensor, eta: float) -> tu
 
 
 def _rhs(R, Q, T, eta):
-    K = R.shape[1]
-    C = torch.cat([torch.cat([Q, R], 2), torch.cat([R.transpose(1, 2), T], 2)], 1)
-    s = _signs(K, T.shape[1], C.dtype)
+    K, xp = R.shape[1], _xp(R)
+    C = xp.concatenate([xp.concatenate([Q, R], 2),
+                        xp.concatenate([xp.swapaxes(R, 1, 2), T], 2)], 1)
+    s = _signs(K, T.shape[1], C.dtype, xp)
     delta_u = _i3(C, K) @ s                                  # <delta_a u_b>: (S, K, P)
     dR = eta * delta_u[:, :, K:]
     cross = delta_u[:, :, :K]
     dd = (_i4(C, K) @ s) @ s                                 # <delta_a delta_b>: (S, K, K)
-    dQ = eta * (cross + cross.transpose(1, 2)) + eta ** 2 * dd
+    dQ = eta * (cross + xp.swapaxes(cross, 1, 2)) + eta ** 2 * dd
     return dR, dQ
 
 
@@ -165,12 +173,25 @@ class Trajectory:
     seconds: float = 0.0
 
 
-def integrate_odes(R0: torch.Tensor, Q0: torch.Tensor, T: torch.Tensor, eta: float, alpha_max: float,
+def _learning_rates(eta, S: int):
+    """``eta`` as a number, or a per-trajectory tensor ``(S, 1, 1)`` when given one per start."""
+    if isinstance(eta, torch.Tensor) and eta.ndim == 1:
+        _checks.tensor("eta", eta, shape=(S,))
+        if not (torch.isfinite(eta).all() and (eta > 0).all()):
+            raise ValueError(f"eta must hold positive finite learning rates, got {eta.tolist()}")
+        return eta.to(torch.float64)[:, None, None]
+    _checks.positive("eta", eta)
+    return eta
+
+
+def integrate_odes(R0: torch.Tensor, Q0: torch.Tensor, T: torch.Tensor, eta, alpha_max: float,
                    dalpha: float = 0.05, record_every: float = 1.0) -> Trajectory:
     """Integrate the order-parameter ODEs with classical Runge-Kutta (step ``dalpha``) from
-    (R0, Q0), all seeds at once; record every ``record_every`` units of alpha. Chapter 2 (plateaus)."""
-    _state(R0, Q0, T)
-    _checks.positive("eta", eta)
+    (R0, Q0), all seeds at once; record every ``record_every`` units of alpha. ``eta`` is one
+    learning rate, or a 1-D tensor with one per start (so runs at several rates share the
+    integration's per-step cost). Chapter 2 (plateaus)."""
+    S, _, _ = _state(R0, Q0, T)
+    eta = _learning_rates(eta, S)
     _checks.positive("alpha_max", alpha_max)
     _checks.positive("dalpha", dalpha)
     _checks.positive("record_every", record_every)
@@ -178,21 +199,24 @@ def integrate_odes(R0: torch.Tensor, Q0: torch.Tensor, T: torch.Tensor, eta: flo
         raise ValueError(f"dalpha ({dalpha}) must not exceed record_every ({record_every})")
     per = max(1, round(record_every / dalpha))
     n_rec = int(math.floor(alpha_max / (per * dalpha) + 1e-9))
-    R, Q = R0.clone(), Q0.clone()
-    Rs, Qs = [R.clone()], [Q.clone()]
+    # NumPy inside the loop: the state is a few numbers per start, so the cost is per call
+    R, Q, T_np = (x.detach().cpu().numpy().copy() for x in (R0, Q0, T))
+    if isinstance(eta, torch.Tensor):
+        eta = eta.numpy()
+    Rs, Qs = [R.copy()], [Q.copy()]
     start = time.perf_counter()
     h = dalpha
     for _ in range(n_rec):
         for _ in range(per):
-            k1 = _rhs(R, Q, T, eta)
-            k2 = _rhs(R + 0.5 * h * k1[0], Q + 0.5 * h * k1[1], T, eta)
-            k3 = _rhs(R + 0.5 * h * k2[0], Q + 0.5 * h * k2[1], T, eta)
-            k4 = _rhs(R + h * k3[0], Q + h * k3[1], T, eta)
+            k1 = _rhs(R, Q, T_np, eta)
+            k2 = _rhs(R + 0.5 * h * k1[0], Q + 0.5 * h * k1[1], T_np, eta)
+            k3 = _rhs(R + 0.5 * h * k2[0], Q + 0.5 * h * k2[1], T_np, eta)
+            k4 = _rhs(R + h * k3[0], Q + h * k3[1], T_np, eta)
             R = R + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0])
             Q = Q + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])
-        Rs.append(R.clone())
-        Qs.append(Q.clone())
-    R_all, Q_all = torch.stack(Rs), torch.stack(Qs)
+        Rs.append(R.copy())
+        Qs.append(Q.copy())
+    R_all, Q_all = (torch.from_numpy(np.stack(x)).to(R0.dtype) for x in (Rs, Qs))
     eps = torch.stack([generalisation_error(r, q, T) for r, q in zip(R_all, Q_all)])
     alpha = torch.arange(n_rec + 1, dtype=R0.dtype) * per * dalpha
     return Trajectory(alpha, R_all, Q_all, eps, time.perf_counter() - start)

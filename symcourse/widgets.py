@@ -711,12 +711,33 @@ class AttractorExplorer(Explorer):
         super().__init__(attractor_explorer_figure, controls, [["gamma", "slope"]])
 
 
-@lru_cache(maxsize=64)
-def _plateau_run(eta: float, log_delta: float, seed: int):
-    from .committee import integrate_odes, symmetric_start
+_PLATEAU_RUNS: dict = {}  # (eta, log_delta, seed) -> the explorer's trajectory, computed once
 
-    delta = torch.tensor([10.0 ** log_delta], dtype=torch.float64)
-    return integrate_odes(*symmetric_start(delta, 2, 2, seeds=[seed]), eta, PLATEAU_ALPHA, dalpha=0.5)
+
+def _plateau_runs(etas, log_delta: float, seed: int) -> list:
+    """The explorer's ODE trajectories for each learning rate in ``etas`` (one start), the
+    missing ones integrated together in one batched call."""
+    from .committee import Trajectory, integrate_odes, symmetric_start
+
+    todo = [eta for eta in dict.fromkeys(etas) if (eta, log_delta, seed) not in _PLATEAU_RUNS]
+    if todo:
+        if len(_PLATEAU_RUNS) > 256:
+            _PLATEAU_RUNS.clear()
+        delta = torch.tensor([10.0 ** log_delta], dtype=torch.float64)
+        start = [x.expand(len(todo), -1, -1).clone()
+                 for x in symmetric_start(delta, 2, 2, seeds=[seed])]
+        traj = integrate_odes(*start, torch.tensor(todo, dtype=torch.float64), PLATEAU_ALPHA,
+                              dalpha=0.5)
+        for k, eta in enumerate(todo):
+            _PLATEAU_RUNS[eta, log_delta, seed] = Trajectory(
+                traj.alpha, traj.R[:, k:k + 1], traj.Q[:, k:k + 1], traj.eps[:, k:k + 1])
+    return [_PLATEAU_RUNS[eta, log_delta, seed] for eta in etas]
+
+
+def _plateau_run(eta: float, log_delta: float, seed: int):
+    """One trajectory; the static book's other learning rates come along in the same batch."""
+    etas = [eta] + [float(e) for e in PlateauExplorer.static_grid["eta"]]
+    return _plateau_runs(etas, log_delta, seed)[0]
 
 
 #: Chapter 2's explorer integrates the order-parameter ODEs (K = M = 2) up to this alpha.
@@ -751,6 +772,9 @@ class PlateauExplorer(Explorer):
     """Sliders for the learning rate, the initial asymmetry and the random asymmetry pattern over
     :func:`plateau_explorer_figure`. Chapter 2."""
 
+    #: The learning rates the static book offers (their ODEs are integrated in one batch).
+    static_grid = {"eta": [0.5, 1.0, 1.5, 2.0]}
+
     def __init__(self, eta: float = 1.5, log_delta: float = -4.0, seed: int = 0):
         controls = {
             "eta": widgets.FloatSlider(value=eta, min=0.25, max=2.0, step=0.25, description="η",
@@ -761,3 +785,4 @@ class PlateauExplorer(Explorer):
                                       continuous_update=False),
         }
         super().__init__(plateau_explorer_figure, controls, [["eta", "log_delta"], ["seed"]])
+

@@ -111,6 +111,21 @@ def test_bad_inputs():
         cm.exit_time(torch.arange(3.0), torch.zeros(2, 1), 0.1)
 
 
+def test_integrate_odes_takes_one_learning_rate_per_start():
+    R, Q, T = cm.symmetric_start(torch.tensor([1e-3], dtype=torch.float64), 2, 2, seeds=[0])
+    etas = torch.tensor([0.75, 1.5], dtype=torch.float64)
+    batched = cm.integrate_odes(*(x.expand(2, -1, -1).clone() for x in (R, Q, T)), etas, 20.0,
+                                dalpha=0.5)
+    for k, eta in enumerate(etas.tolist()):
+        single = cm.integrate_odes(R, Q, T, eta, 20.0, dalpha=0.5)
+        assert torch.allclose(batched.R[:, k], single.R[:, 0], rtol=0, atol=1e-12)
+        assert torch.allclose(batched.eps[:, k], single.eps[:, 0], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="eta"):
+        cm.integrate_odes(R, Q, T, etas, 1.0)  # two rates for one start
+    with pytest.raises(ValueError, match="eta"):
+        cm.integrate_odes(R, Q, T, torch.tensor([-1.0], dtype=torch.float64), 1.0)
+
+
 def test_sign_test():
     from symcourse.stats import sign_test
 
@@ -137,6 +152,8 @@ def test_plots_and_explorer():
     first = explorer.info["exit_alpha"]
     explorer.controls["log_delta"].value = -6.0  # a more symmetric start: a longer plateau
     assert explorer.info["exit_alpha"] > first
+    positions, frames = explorer.static_frames()
+    assert positions == {"eta": [0.5, 1.0, 1.5, 2.0]} and len(frames) == 4
     with pytest.raises(ValueError, match="eta"):
         plateau_explorer_figure(eta=5.0)
     with pytest.raises(ValueError, match="seed"):

@@ -82,7 +82,9 @@ def test_chapter8_self_checks():
     assert "bias" in check("comego-dead", (10, 64)).message
     assert "(a)" in check("comego-dead", (75, 65)).message
     assert check("comego-dead", 10).status == "incorrect"
-    assert check("comego-gl", 6).ok and "rescalings" in check("comego-gl", 9).message
+    assert check("comego-gl", 22).ok and "once" in check("comego-gl", 25).message
+    assert "ReLU" in check("comego-gl", 6).message and "matrices" in check("comego-gl", 16).message
+    assert "each direction once" in check("comego-gl", 24).message
     assert check("comego-kinks", [(4, 1)]).ok
     assert "other way" in check("comego-kinks", [(1, 2)]).message
     assert check("comego-kurtosis", 2.7).ok and "Gaussian" in check("comego-kurtosis", 3.0).message

@@ -271,7 +271,8 @@ def test_plots_draw_and_check_inputs():
 
 
 def test_checks_are_registered():
-    for name in ("dynamics-coefficient", "dynamics-decay", "dynamics-modified-order", "dynamics-noise-count"):
+    for name in ("dynamics-coefficient", "dynamics-decay", "dynamics-modified-order",
+                 "dynamics-noise-design"):
         assert name in exercises.exercise_ids()
 
 
@@ -279,7 +280,6 @@ def test_checks_are_registered():
     ("dynamics-coefficient", ex.coefficient(), [ex.COEF_LR / 4, ex.coefficient() * 0.5, 1.0], "0.15"),
     ("dynamics-decay", ex.decayed_sum(), [ex.DECAY_START, ex.DECAY_START * math.exp(-2.0), 1.0], [1, 2]),
     ("dynamics-modified-order", 2.02, [1.0, -2.0, 3.5], "two"),
-    ("dynamics-noise-count", ex.NOISE_IN + 1, [1, ex.NOISE_IN * ex.NOISE_CLASSES, 5], 3.0),
 ])
 def test_self_checks_accept_reject_and_explain(exercise, right, wrongs, bad_type):
     assert exercises.check(exercise, right).ok
@@ -291,6 +291,22 @@ def test_self_checks_accept_reject_and_explain(exercise, right, wrongs, bad_type
     fb = exercises.check(exercise, bad_type)
     assert fb.status == "incorrect" and "expected" in fb.message
     assert exercises.check(exercise, ...).status == "unsolved"
+
+
+def test_noise_design_check_wants_inputs_that_hide_part_of_w():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(ex.NOISE_SAMPLES, 1, generator=gen, dtype=torch.float64)
+    for design in (torch.cat([x, x], 1), torch.cat([x, 0 * x], 1), torch.cat([x, 3 * x], 1)):
+        assert exercises.check("dynamics-noise-design", design).ok
+    generic = torch.randn(ex.NOISE_SAMPLES, ex.NOISE_IN, generator=gen, dtype=torch.float64)
+    fb = exercises.check("dynamics-noise-design", generic)
+    assert fb.status == "incorrect" and "change of W" in fb.message
+    near_copy = torch.cat([x, x + 1e-3 * torch.randn_like(x)], 1)  # not an exact symmetry
+    assert not exercises.check("dynamics-noise-design", near_copy).ok
+    assert "shape" in exercises.check("dynamics-noise-design", torch.zeros(3, 2)).message
+    assert "finite" in exercises.check("dynamics-noise-design",
+                                       torch.full((ex.NOISE_SAMPLES, 2), math.nan)).message
+    assert exercises.check("dynamics-noise-design", ...).status == "unsolved"
 
 
 # --- the chapter 4 explorer and the comparison it draws -------------------------------------

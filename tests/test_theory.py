@@ -266,7 +266,12 @@ def test_chapter5_self_checks():
 
     assert check("broken-column-sum", broken.column_sum_after()).ok
     assert not check("broken-column-sum", broken.SUM_START * math.exp(-0.5)).ok
-    assert check("broken-regime", "overdamped").ok and not check("broken-regime", 0.9).ok
+    right = ("overdamped", "underdamped")  # translation, scale at the exercise's setting
+    assert check("broken-regime", right).ok and check("broken-regime", list(right)).ok
+    assert "scale" in check("broken-regime", ("overdamped", "overdamped")).message
+    assert "translation" in check("broken-regime", ("underdamped", "underdamped")).message
+    for bad in ("overdamped", 0.9, ("overdamped",), ("over", "under")):
+        assert check("broken-regime", bad).status == "incorrect"
     assert check("broken-critical-scale", theory.critical_momentum("scale", 0.1, 5e-3)).ok
     assert "translation" in check("broken-critical-scale",
                                   theory.critical_momentum("translation", 0.1, 5e-3)).message

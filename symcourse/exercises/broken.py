@@ -11,7 +11,8 @@ from . import Wrong, as_float, self_check
 #: Exercise data, shared with the notebook and the tests.
 LR, DECAY = 0.1, 5e-3          # the chapter's learning rate and weight decay
 SUM_START, SUM_STEPS = 0.8, 1000  # a column sum and a number of plain SGD steps
-REGIME_MOMENTUM = 0.95         # momentum of the regime question
+REGIME_LR, REGIME_DECAY, REGIME_MOMENTUM = 0.08, 5e-3, 0.95  # the regime question's setting
+REGIME_KINDS = ("translation", "scale")  # the quantities whose regimes it asks for
 SLOPE_LOW, SLOPE_HIGH = 0.8, 1.2
 
 
@@ -37,15 +38,23 @@ def _column_sum(answer):
 
 @self_check("broken-regime")
 def _regime(answer):
-    if not isinstance(answer, str):
-        raise Wrong(f"expected one of 'underdamped', 'critically damped', 'overdamped', got "
-                    f"{type(answer).__name__}")
-    target = damping_regime("translation", LR, DECAY, REGIME_MOMENTUM)
-    if answer.strip().lower() != target:
-        raise Wrong("compare (1 − β)² with 4·m·λ, where m = η(1 + β)/2 is the mass of the "
-                    "continuous model; the regime is the sign of the difference")
-    return (f"{target}: β would have to exceed "
-            f"{critical_momentum('translation', LR, DECAY):.4f} to oscillate.")
+    names = ("underdamped", "critically damped", "overdamped")
+    if (not isinstance(answer, (tuple, list)) or len(answer) != len(REGIME_KINDS)
+            or not all(isinstance(a, str) for a in answer)):
+        raise Wrong(f"expected a pair of regimes (translation, scale), each one of {names}")
+    given = tuple(" ".join(a.lower().split()) for a in answer)
+    if any(a not in names for a in given):
+        raise Wrong(f"each regime must be one of {names}")
+    targets = [damping_regime(kind, REGIME_LR, REGIME_DECAY, REGIME_MOMENTUM)
+               for kind in REGIME_KINDS]
+    if given[0] != targets[0]:
+        raise Wrong("the translation quantity is wrong: compare (1 − β)² with 4·m·κ, where "
+                    "m = η(1 + β)/2 is the mass and κ = λ its stiffness")
+    if given[1] != targets[1]:
+        raise Wrong("the translation quantity is right, the scale quantity not: what is the "
+                    "stiffness of a squared norm?")
+    return (f"{targets[0]} and {targets[1]}: the same momentum can sit between the two "
+            "critical values, because a squared norm feels the decay twice.")
 
 
 @self_check("broken-critical-scale")

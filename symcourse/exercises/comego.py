@@ -9,6 +9,7 @@ from . import Wrong, as_float, as_int, self_check
 OUTGOING = 10          # outgoing weights of the dead unit in the first exercise
 FAN_IN = 64            # its incoming weights (the bias comes on top)
 BYPASSED = 3           # bypassed units in the GL(k) exercise
+WIDTH = 16             # units of their layer (section 9.2's network, no output bias)
 #: The one-input layer of the kink exercise: units 1 and 4 bend at x = 0.5 facing the same
 #: way, unit 2 bends there too but faces the other way.
 KINK_W = torch.tensor([1.0, 2.0, -1.0, 0.5, 4.0], dtype=torch.float64)
@@ -40,14 +41,21 @@ def _dead(answer):
 @self_check("comego-gl")
 def _gl(answer):
     answer = as_int(answer, "the number of directions")
-    k = BYPASSED
-    if answer == k * k:
-        raise Wrong("GL(k) has k² dimensions, but k of them are the rescalings of chapter 3, "
-                    "which every ReLU unit has anyway")
-    if answer != k * k - k:
-        raise Wrong("count the dimensions of the group of invertible k × k matrices, then remove "
-                    "those already present without the bypass")
-    return f"{answer} new flat directions: the off-diagonal entries of A."
+    k, others = BYPASSED, WIDTH - BYPASSED
+    if answer == k * k + WIDTH:
+        raise Wrong("the rescalings of the bypassed units are already inside GL(k): count them "
+                    "once")
+    if answer in (k * k, k * k - k):
+        raise Wrong("the other units of the layer are ReLU units too: what symmetry does each "
+                    "of them keep?")
+    if answer in (WIDTH, others, others + k * k - k - 1):
+        raise Wrong("the bypassed units allow more than their rescalings: which k × k matrices "
+                    "can be inserted between the two layers?")
+    if answer != k * k + others:
+        raise Wrong("count the mixings of the bypassed units and the symmetries of the other "
+                    "units, each direction once")
+    return (f"{answer}: GL({k}) gives {k * k} (its diagonal holds the bypassed units' own "
+            f"rescalings) and each of the other {others} units its rescaling.")
 
 
 @self_check("comego-kinks")

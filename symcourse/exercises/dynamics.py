@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import math
 
-from . import Wrong, as_float, as_int, self_check
+import torch
+
+from ..conservation import softmax_loss
+from ..dynamics import batch_gradients
+from . import Wrong, as_float, as_tensor, self_check
 
 #: Exercise data, shared with the notebook and the tests.
 COEF_LR, COEF_BETA = 0.1, 0.5  # learning rate and momentum of the coefficient exercise
-DECAY_RATE, DECAY_START, DECAY_TIME = 0.01, 2.0, 100.0  # weight decay, S(0), time
+DECAY_RATE, DECAY_START, DECAY_TIME = 0.01, 2.0, 100.0  # weight decay, q(0), time
 NOISE_IN, NOISE_CLASSES = 2, 4  # softmax classifier of the noise exercise
+NOISE_SAMPLES, NOISE_BATCH = 120, 10  # its data set size and batch size
 ORDER_LOW, ORDER_HIGH = 1.7, 2.3  # accepted measured order against the modified flow
 
 
@@ -18,7 +23,7 @@ def coefficient() -> float:
 
 
 def decayed_sum() -> float:
-    """``S(T) = S(0)·exp(−λT)`` for the exercise's numbers."""
+    """``q(T) = q(0)·exp(−λT)`` for the exercise's numbers."""
     return DECAY_START * math.exp(-DECAY_RATE * DECAY_TIME)
 
 
@@ -40,14 +45,14 @@ def _coefficient(answer):
 
 @self_check("dynamics-decay")
 def _decay(answer):
-    value = as_float(answer, "the sum S at the final time")
+    value = as_float(answer, "the quantity q at the final time")
     target = decayed_sum()
     if math.isclose(value, DECAY_START, rel_tol=1e-9):
-        raise Wrong("without weight decay S would be conserved, but the decay term acts on it")
+        raise Wrong("without weight decay q would be conserved, but the decay term acts on it")
     if math.isclose(value, DECAY_START * math.exp(-2 * DECAY_RATE * DECAY_TIME), rel_tol=1e-6):
         raise Wrong("check the factor in the exponent: differentiate (λ/2)|θ|² carefully")
     if not math.isclose(value, target, rel_tol=1e-6):
-        raise Wrong("write down dS/dt: the loss contributes nothing along a symmetry, so only "
+        raise Wrong("write down dq/dt: the loss contributes nothing along a symmetry, so only "
                     "the decay term remains; solve the linear equation")
     return f"{value:.4f}: an exponential decay that no data can stop."
 
@@ -65,18 +70,38 @@ def _modified_order(answer):
     return f"slope {value:.2f}: the modified flow is accurate to second order."
 
 
-@self_check("dynamics-noise-count")
-def _noise_count(answer):
-    answer = as_int(answer, "the number of directions")
-    target = NOISE_IN + 1
-    if answer == 1:
-        raise Wrong("the bias is one such direction, but the weights have more")
-    if answer == NOISE_IN * NOISE_CLASSES or answer == NOISE_CLASSES:
-        raise Wrong("a symmetry direction adds the same amount to every class")
-    if answer != target:
-        raise Wrong("count the independent ways of shifting every logit by the same amount for "
-                    "every input")
-    return f"{answer}: one per input feature plus one for the bias."
+def _noise_labels() -> torch.Tensor:
+    """The labels of the noise exercise: ``NOISE_SAMPLES`` points, equally many per class."""
+    return torch.arange(NOISE_CLASSES).repeat_interleave(NOISE_SAMPLES // NOISE_CLASSES)
+
+
+def _quiet_directions(X: torch.Tensor) -> int:
+    """How many independent directions of the exercise's softmax classifier (``NOISE_IN``
+    features, a bias, ``NOISE_CLASSES`` classes) the batch-gradient noise on inputs ``X``
+    never enters, measured at a random parameter point over 60 batches."""
+    X = as_tensor(X, (NOISE_SAMPLES, NOISE_IN), "the inputs X")
+    if not torch.isfinite(X).all():
+        raise Wrong("the inputs X must be finite numbers")
+    labels, size = _noise_labels(), NOISE_CLASSES * (NOISE_IN + 1)
+    loss = lambda th, idx: softmax_loss(th, X[idx], labels[idx], NOISE_CLASSES)  # noqa: E731
+    theta = torch.randn(size, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    grads, full = batch_gradients(loss, theta, NOISE_SAMPLES, NOISE_BATCH, 60, seed=11)
+    singular = torch.linalg.svdvals(grads - full)
+    if singular[0] == 0:
+        return size
+    return size - int((singular > 1e-9 * singular[0]).sum())
+
+
+@self_check("dynamics-noise-design")
+def _noise_design(answer):
+    quiet = _quiet_directions(answer)
+    guaranteed = NOISE_IN + 1  # the translation symmetry's generators
+    if quiet <= guaranteed:
+        raise Wrong(f"the noise on these inputs avoids {quiet} directions, only what the "
+                    "translation symmetry guarantees for any data; look for a change of W "
+                    "that no input of yours can see")
+    return (f"the noise avoids {quiet} directions, {quiet - guaranteed} more than the "
+            "symmetry guarantees: your data hide part of W from every batch.")
 
 
 def _law_name(answer) -> str:
