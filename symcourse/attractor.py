@@ -1,14 +1,14 @@
 """Symmetry as an attractor: weight decay pulls training into a symmetric subspace.
 
-Ziyin (2024) shows that when a loss has a mirror symmetry, ``L(θ) = L((I − 2P)θ)`` for a
-projection ``P``, weight decay larger than a threshold makes the symmetric subspace ``Pθ = 0``
+Ziyin (2024) shows that when a loss has a mirror symmetry, ``L(θ) = L((I − 2Π)θ)`` for a
+projection ``Π``, weight decay larger than a threshold makes the symmetric subspace ``Πθ = 0``
 attractive. The two smallest cases, trained here from their data moments:
 
-* the product model ``f(x) = u·w·x`` with ``½·mean((uwx − y)²) + (γ/2)(u² + w²)``: its sign flip
+* the product model ``f(x) = u·w·x`` with ``½·mean((uwx − y)²) + (λ/2)(u² + w²)``: its sign flip
   ``(u, w) → (−u, −w)`` is a mirror whose subspace is the origin, and the origin attracts when
-  ``γ > |mean(xy)|``;
+  ``λ > |mean(xy)|``;
 * the two-layer linear network ``f(x) = U W x`` on whitened inputs: the learned map keeps only
-  the singular values of the input-output correlation above ``γ`` (a low-rank solution).
+  the singular values of the input-output correlation above ``λ`` (a low-rank solution).
 
 Mathematics and engines layer: imports checks only. Introduced in chapter 10.
 """
@@ -55,7 +55,7 @@ def _xy(x, y):
 
 def collapse_threshold(x, y) -> float:
     """The weight decay above which the product model's only minimum is the origin:
-    ``|mean(x·y)|`` (the loss near the origin is ``½(γ − c)s² + ½(γ + c)d²`` in the coordinates
+    ``|mean(x·y)|`` (the loss near the origin is ``½(λ − c)s² + ½(λ + c)d²`` in the coordinates
     ``s, d = (u ± w)/√2``, with ``c = mean(xy)``). Chapter 10."""
     x, y = _xy(x, y)
     return abs((x * y).mean().item())
@@ -79,12 +79,12 @@ class ProductRun:
 
 def train_product(x, y, gammas, *, steps: int = 20000, lr: float = 0.1, start=(0.5, 0.3),
                   record_every: int = 100) -> ProductRun:
-    """Full-batch gradient descent on ``½·mean((uwx − y)²) + (γ/2)(u² + w²)`` for every weight
+    """Full-batch gradient descent on ``½·mean((uwx − y)²) + (λ/2)(u² + w²)`` for every weight
     decay in ``gammas`` at once, from ``start = (u, w)`` (off both mirror planes; two numbers,
     or two sequences with one start per run).
 
     Uses the exact gradient from the moments ``m = mean(x²)``, ``c = mean(xy)``:
-    ``∂u = w(uwm − c) + γu``, ``∂w = u(uwm − c) + γw``. Chapter 10.
+    ``∂u = w(uwm − c) + λu``, ``∂w = u(uwm − c) + λw``. Chapter 10.
     """
     x, y = _xy(x, y)
     gammas = _gammas(gammas)
@@ -113,7 +113,7 @@ def train_product(x, y, gammas, *, steps: int = 20000, lr: float = 0.1, start=(0
 
 def measured_threshold(gammas, distances, tol: float = 1e-3) -> dict:
     """Where a sweep over weight decay starts collapsing: the runs whose final ``distances`` to
-    the symmetric subspace are below ``tol`` are collapsed. Returns the largest ``γ`` that did not
+    the symmetric subspace are below ``tol`` are collapsed. Returns the largest ``λ`` that did not
     collapse, the smallest that did, their midpoint (the measured threshold) and whether the
     sweep is monotone (no collapsed run below a surviving one). Chapter 10."""
     gammas = _gammas(gammas)
@@ -161,7 +161,7 @@ def correlation_spectrum(X, Y) -> torch.Tensor:
 
 def train_linear(X, Y, gammas, *, hidden: int = 6, steps: int = 4000, lr: float = 0.1,
                  init_scale: float = 0.1, seed: int = 0) -> torch.Tensor:
-    """Gradient descent on ``½·mean|U W x − y|² + (γ/2)(|U|² + |W|²)`` for every weight decay in
+    """Gradient descent on ``½·mean|U W x − y|² + (λ/2)(|U|² + |W|²)`` for every weight decay in
     ``gammas`` at once (same small random start); returns the learned maps ``U W``, shape
     (len(gammas), k, d). Chapter 10."""
     X = _checks.tensor("X", X, ndim=2)

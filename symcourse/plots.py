@@ -640,7 +640,7 @@ def collapse_sweep(gammas: torch.Tensor, distances: torch.Tensor, predicted: flo
     ax.axvline(predicted, color=PALETTE["orange"], lw=1.6, label="predicted |E[xy]|")
     ax.axvline(measured, color="k", ls=":", lw=1.2, label="measured")
     ax.axhline(tol, color="grey", lw=0.8, ls="--", label="collapse tolerance")
-    ax.set(xlabel="weight decay γ", ylabel="distance to origin √(u² + w²)")
+    ax.set(xlabel="weight decay λ", ylabel="distance to origin √(u² + w²)")
     ax.legend(loc="lower left")
     return ax
 
@@ -656,7 +656,7 @@ def rank_staircase(gammas: torch.Tensor, ranks: torch.Tensor, spectrum: torch.Te
     for k, s in enumerate(spectrum.tolist()):
         ax.axvline(s, color=PALETTE["orange"], lw=1.2, ls="--",
                    label="singular values of E[y xᵀ]" if k == 0 else None)
-    ax.set(xlabel="weight decay γ", ylabel="rank of the learned map U W")
+    ax.set(xlabel="weight decay λ", ylabel="rank of the learned map U W")
     ax.legend(loc="upper right")
     return ax
 
@@ -771,14 +771,14 @@ def embedded_line(lams: torch.Tensor, grad_norm: torch.Tensor, lowest: torch.Ten
     x = lams.numpy()
     floor = torch.finfo(grad_norm.dtype).tiny
     left.semilogy(x, grad_norm.clamp(min=floor).numpy(), "o-", color=UNIT_COLOURS[0], ms=3)
-    left.set(xlabel="λ", ylabel="gradient norm")
+    left.set(xlabel="ρ (share kept by the original unit)", ylabel="gradient norm")
     neg = lowest < 0
     right.axhline(0, color=PALETTE["black"], lw=0.8)
     right.plot(x, lowest.numpy(), color=PALETTE["black"], lw=0.8)
     right.plot(x[neg.numpy()], lowest[neg].numpy(), "o", color=PALETTE["red"], ms=3, label="saddle")
     right.plot(x[~neg.numpy()], lowest[~neg].numpy(), "o", color=PALETTE["blue"], ms=3,
                label="no negative curvature")
-    right.set(xlabel="λ", ylabel="lowest Hessian eigenvalue")
+    right.set(xlabel="ρ (share kept by the original unit)", ylabel="lowest Hessian eigenvalue")
     right.legend(loc="lower left")
     if title:
         left.set_title(title)

@@ -685,7 +685,7 @@ def attractor_explorer_figure(gamma: float = 0.4, slope: float = 0.6):
         minima = [(0.0, 0.0)]
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.6, 3.4), layout="constrained",
                                       gridspec_kw={"width_ratios": [1, 1.2]})
-    product_flow(u, w, minima, ax=left, title=f"γ = {gamma:.2f}, |E[xy]| = {threshold:.2f}")
+    product_flow(u, w, minima, ax=left, title=f"λ = {gamma:.2f}, |E[xy]| = {threshold:.2f}")
     distance = torch.sqrt(u ** 2 + w ** 2)
     for k in range(distance.shape[1]):
         right.semilogy(run.steps.numpy(), distance[:, k].clamp(min=1e-16).numpy(),
@@ -704,7 +704,7 @@ class AttractorExplorer(Explorer):
     def __init__(self, gamma: float = 0.4, slope: float = 0.6):
         controls = {
             "gamma": widgets.FloatSlider(value=gamma, min=0.0, max=1.5, step=0.05,
-                                         description="γ", continuous_update=False),
+                                         description="λ", continuous_update=False),
             "slope": widgets.FloatSlider(value=slope, min=-1.5, max=1.5, step=0.1,
                                          description="slope", continuous_update=False),
         }

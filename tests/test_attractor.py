@@ -29,7 +29,7 @@ def test_product_training_collapses_exactly_above_the_threshold():
     run = at.train_product(x, y, gammas, steps=20000, lr=0.1)
     final = run.distance[-1]
     assert bool((final[:2] > 0.05).all()) and bool((final[2:] < 1e-3).all())
-    # below the threshold the run ends at the balanced minimum uw = (c − γ)/m
+    # below the threshold the run ends at the balanced minimum uw = (c − λ)/m
     uw = (run.u[-1] * run.w[-1])[:2]
     assert torch.allclose(uw, (c - gammas[:2]) / m, rtol=1e-6)
     assert torch.allclose(run.u[-1, :2].abs(), run.w[-1, :2].abs(), rtol=1e-6)
@@ -51,7 +51,7 @@ def test_linear_network_rank_follows_the_spectrum():
     gammas = torch.tensor([0.3, 1.0, 2.0], dtype=f64)
     maps = at.train_linear(X, Y, gammas, hidden=4, steps=3000)
     assert at.numerical_rank(maps).tolist() == [2, 1, 0]
-    top = torch.linalg.svdvals(maps[0])[:2]  # shrunk by γ
+    top = torch.linalg.svdvals(maps[0])[:2]  # shrunk by λ
     assert top.tolist() == pytest.approx([1.2, 0.3], rel=1e-4)
 
 

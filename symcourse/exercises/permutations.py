@@ -33,9 +33,9 @@ def _copies(answer):
 
 @self_check("perm-threshold")
 def _threshold(answer):
-    value = as_float(answer, "the threshold γ*")
+    value = as_float(answer, "the threshold λ*")
     if math.isclose(value, DERIVE_C, rel_tol=1e-6):
-        raise Wrong("that is the threshold with (γ/2)(u² + w²); here the decay has no ½, so "
+        raise Wrong("that is the threshold with (λ/2)(u² + w²); here the decay has no ½, so "
                     "its Hessian at the origin is twice as large")
     if math.isclose(value, DERIVE_C / DERIVE_M, rel_tol=1e-6) or \
             math.isclose(value, DERIVE_C / (2 * DERIVE_M), rel_tol=1e-6):
@@ -44,7 +44,7 @@ def _threshold(answer):
     if not math.isclose(value, DERIVE_C / 2, rel_tol=1e-6):
         raise Wrong("expand the loss to second order around u = w = 0 and find when the "
                     "Hessian is positive definite")
-    return f"γ* = {value:g}: the origin attracts once 2γ exceeds |mean(xy)|."
+    return f"λ* = {value:g}: the origin attracts once 2λ exceeds |mean(xy)|."
 
 
 @self_check("perm-match")
@@ -82,6 +82,6 @@ def _rank(answer):
     if abs(value - spectrum[2].item()) < 0.05 * target:
         raise Wrong("that is where the rank drops from 3 to 2")
     if abs(value - target) > 0.05 * target:
-        raise Wrong("sweep γ finely near the step and look at the learned map's singular values "
+        raise Wrong("sweep λ finely near the step and look at the learned map's singular values "
                     "(numerical_rank), or compute the prediction from the data's correlation")
     return f"{value:.3f}: the second singular value of mean(y xᵀ) is {target:.3f}."
