@@ -5,19 +5,25 @@ biases, ``h_0 = X`` (features × samples), ``h_m = σ(W_m h_{m-1})`` with an inv
 LeakyReLU ``σ``, output ``W_L h_{L-1}`` and loss ``½‖Y − W_L h_{L-1}‖²``. For invertible
 ``g_m`` (one per hidden layer, ``g_0 = I``) the weights
 
-    W'_m = σ⁻¹(g_m h_m) (g_{m-1} h_{m-1})⁺   (m < L),      W'_L = W_L g_{L-1}⁻¹
+    W'_m = g_m W_m g_{m-1}⁻¹ + (σ⁻¹(g_m h_m) − g_m W_m h_{m-1}) (g_{m-1} h_{m-1})⁺   (m < L)
+    W'_L = W_L g_{L-1}⁻¹
 
 give hidden activations ``g_m h_m`` and the same output on the batch ``X``, as long as every
 ``g_{m-1} h_{m-1}`` has full column rank (no more samples than the narrowest layer input): the
-symmetry is *data-dependent*, a symmetry of the loss on that batch, not of the function.
-Teleportation climbs ``|∇L|²`` over the group elements by gradient ascent (``g = exp(T)``,
-``T`` a step from zero along ``∂|∇L|²/∂T``), then gradient descent carries on from there.
+symmetry is *data-dependent*, a symmetry of the loss on that batch, not of the function. The
+first term is the GL(n) action of a linear network; the second corrects for the nonlinearity
+inside the span of the data, so ``g = I`` leaves the weights alone. (The authors' form,
+``σ⁻¹(g_m h_m) (g_{m-1} h_{m-1})⁺``, agrees on the data but drops the part of each weight
+matrix the data do not see, so in it even ``g = I`` moves the weights.) Teleportation climbs
+``|∇L|²`` over the group elements by gradient ascent (``g = exp(T)``, ``T`` a step from zero
+along ``∂|∇L|²/∂T``), then gradient descent carries on from there.
 
 Moves layer (like :mod:`symcourse.teleport`); imports only the bottom modules.
 Introduced in chapter 8 (teleportation in Zhao et al.'s own setting).
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -130,12 +136,17 @@ def gl_action(weights, X, elements, slope: float = SLOPE) -> list[torch.Tensor]:
 
 def _act(weights, X, elements, slope):
     hs = hidden([w.detach() for w in weights], X, slope)
-    moved, previous = [], X
+    moved, previous = [], None  # previous: g_{m-1}, None for the identity
     for m, g in enumerate(elements):
-        target = _leaky_inverse(g @ hs[m + 1], slope)
-        moved.append(target @ torch.linalg.pinv(previous))
-        previous = g @ hs[m + 1]
-    moved.append(weights[-1].detach() @ torch.linalg.inv(elements[-1]))
+        w = weights[m].detach()
+        if previous is None:
+            base, seen = g @ w, hs[m]
+        else:
+            base, seen = g @ w @ torch.linalg.inv(previous), previous @ hs[m]
+        gap = _leaky_inverse(g @ hs[m + 1], slope) - g @ (w @ hs[m])
+        moved.append(base + gap @ torch.linalg.pinv(seen))
+        previous = g
+    moved.append(weights[-1].detach() @ torch.linalg.inv(previous))
     return moved
 
 
@@ -154,13 +165,17 @@ def teleport(weights, X, Y, *, lr: float, steps: int = 8, slope: float = SLOPE,
     _checks.positive("tol", tol)
     weights = [w.detach() for w in weights]
     start = _loss(weights, X, Y, slope).item()
-    norms = [gradient_norm(weights, X, Y, slope)]
-    for _ in range(steps):
+    norms = []
+    for k in range(steps + 1):
         T = [torch.zeros(w.shape[0], w.shape[0], dtype=X.dtype, requires_grad=True)
              for w in weights[:-1]]
         moved = _act(weights, X, [torch.linalg.matrix_exp(t) for t in T], slope)
         _, grads = _gradient(moved, X, Y, slope, create_graph=True)
-        ascent = torch.autograd.grad(sum((g ** 2).sum() for g in grads), T)
+        squared = sum((g ** 2).sum() for g in grads)
+        norms.append(math.sqrt(squared.item()))
+        if k == steps:
+            break
+        ascent = torch.autograd.grad(squared, T)
         with torch.no_grad():
             elements = [torch.linalg.matrix_exp(lr * a) for a in ascent]
             try:
@@ -171,7 +186,6 @@ def teleport(weights, X, Y, *, lr: float, steps: int = 8, slope: float = SLOPE,
         if not abs(loss - start) <= tol * abs(start):  # also refuses NaN
             break
         weights = candidate
-        norms.append(gradient_norm(weights, X, Y, slope))
     return weights, norms
 
 
@@ -263,3 +277,12 @@ def summarise_speedups(ratios, confidence: float = 0.95) -> dict:
     else:
         out.update(geometric_mean=math.nan, low=math.nan, high=math.nan)
     return out
+
+
+def stored_study() -> dict:
+    """The teleportation study that ``benchmarks/teleport_study.py`` ran and stored with the
+    package (``symcourse/stored/teleport_study.json``). Chapter 8."""
+    from importlib import resources
+
+    text = resources.files("symcourse").joinpath("stored", "teleport_study.json")
+    return json.loads(text.read_text(encoding="utf-8"))

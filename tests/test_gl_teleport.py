@@ -14,7 +14,11 @@ DIMS = (3, 4, 5, 6, 2)  # 3 samples, widths 4-5-6, 2 outputs
 
 
 def problem(seed=7):
-    return gt.regression_problem(DIMS, seed=seed)
+    """Centred weights and inputs: with every entry positive (the chapter's start) every
+    pre-activation is positive, the LeakyReLU acts as the identity and the action is the
+    linear one; centring makes the nonlinearity matter."""
+    weights, X, Y = gt.regression_problem(DIMS, seed=seed)
+    return [w - 0.5 for w in weights], X - 0.5, Y
 
 
 def random_elements(weights, seed=0, size=0.3):
@@ -24,13 +28,13 @@ def random_elements(weights, seed=0, size=0.3):
 
 
 def test_problem_shapes_range_and_determinism():
-    weights, X, Y = problem()
+    weights, X, Y = gt.regression_problem(DIMS, seed=7)
     assert [tuple(w.shape) for w in weights] == [(5, 4), (6, 5), (2, 6)]
     assert X.shape == (4, 3) and Y.shape == (2, 3)
     assert all(0 <= t.min() and t.max() < 1 for t in (*weights, X, Y))
-    again = problem()
+    again = gt.regression_problem(DIMS, seed=7)
     assert all(torch.equal(a, b) for a, b in zip(weights, again[0]))
-    assert not torch.equal(X, problem(seed=8)[1])
+    assert not torch.equal(X, gt.regression_problem(DIMS, seed=8)[1])
 
 
 def test_the_action_keeps_the_loss_on_its_batch_to_float64_precision():
@@ -46,10 +50,23 @@ def test_the_action_keeps_the_loss_on_its_batch_to_float64_precision():
         assert torch.allclose(h_new, g @ h_old, rtol=1e-10, atol=1e-12)
 
 
+def test_the_identity_leaves_the_weights_and_a_linear_network_gets_the_linear_action():
+    weights, X, Y = problem()
+    same = gt.gl_action(weights, X, [torch.eye(w.shape[0], dtype=f64) for w in weights[:-1]])
+    assert all(torch.allclose(a, b, rtol=0, atol=1e-12) for a, b in zip(same, weights))
+    elements = random_elements(weights, seed=2)
+    linear = gt.gl_action(weights, X, elements, slope=1.0)
+    inverses = [torch.eye(4, dtype=f64)] + [torch.linalg.inv(g) for g in elements]
+    expected = [g @ w @ gi for g, w, gi in zip(elements, weights, inverses)]
+    expected.append(weights[-1] @ inverses[-1])
+    assert all(torch.allclose(a, b, rtol=1e-10, atol=1e-10) for a, b in zip(linear, expected))
+
+
 def test_the_action_is_data_dependent():
     weights, X, Y = problem()
     moved = gt.gl_action(weights, X, random_elements(weights))
-    other = torch.rand(X.shape, generator=torch.Generator().manual_seed(3), dtype=f64)
+    other = torch.randn(X.shape, generator=torch.Generator().manual_seed(3), dtype=f64)
+    assert (gt.hidden(weights, X)[1] < 0).any()  # the nonlinearity is in play
     before = gt.regression_loss(weights, other, Y).item()
     after = gt.regression_loss(moved, other, Y).item()
     assert abs(after - before) / before > 1e-3
@@ -139,3 +156,11 @@ def test_bad_inputs_are_refused_with_the_argument_named():
     nan[0, 0] = math.nan
     with pytest.raises(ValueError, match="X"):
         gt.gradient_norm(weights, nan, Y)
+
+
+def test_the_stored_study_has_both_comparisons_on_the_same_seeds():
+    study = gt.stored_study()
+    for part in ("reference", "tuned"):
+        seeds = [s["seed"] for s in study[part]["seeds"]]
+        assert seeds == list(study["seeds"]) and len(seeds) >= 10
+        assert not set(seeds) & set(study["tuning_seeds"])
