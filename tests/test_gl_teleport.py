@@ -164,3 +164,20 @@ def test_the_stored_study_has_both_comparisons_on_the_same_seeds():
         seeds = [s["seed"] for s in study[part]["seeds"]]
         assert seeds == list(study["seeds"]) and len(seeds) >= 10
         assert not set(seeds) & set(study["tuning_seeds"])
+
+
+def test_the_study_figure_draws_four_curves_per_panel_and_refuses_other_dicts():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from symcourse import plots
+
+    fig = plots.teleport_study_curves(gt.stored_study())
+    left, right = fig.axes
+    assert len(left.get_lines()) == 4 + len(gt.stored_study()["settings"]["schedule"])
+    assert len(right.get_lines()) == 4 and left.get_yscale() == "log"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="study"):
+        plots.teleport_study_curves({"settings": {}})
