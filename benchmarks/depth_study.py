@@ -7,7 +7,7 @@ For each depth and method the learning rate is tuned on seeds 100-101 (median co
 loss), then 10 seeds (0-9) are trained at that rate; steps and seconds to the
 target loss are recorded. Writes symcourse/stored/depth_study.json (shipped with the package),
 which chapter 8 reads (it re-runs one cell live and checks it against this file). Takes about
-10-15 minutes on two idle cores:
+15-20 minutes on two idle cores (seven learning rates):
 
     .venv/bin/python benchmarks/depth_study.py
 
