@@ -59,7 +59,8 @@ def _check_problem(weights, X, Y, slope):
         if w.dtype != X.dtype:
             raise TypeError(f"weights[{m}] has dtype {w.dtype} but X has {X.dtype}; use one")
         previous = w.shape[0]
-    _checks.tensor("Y", Y, shape=(previous, X.shape[1]))
+    if Y is not None:
+        _checks.tensor("Y", Y, shape=(previous, X.shape[1]))
     narrowest = min(w.shape[1] for w in weights)
     if X.shape[1] > narrowest:
         raise ValueError(f"X has {X.shape[1]} samples but a layer input has only {narrowest} "
@@ -124,13 +125,18 @@ def gl_action(weights, X, elements, slope: float = SLOPE) -> list[torch.Tensor]:
     """The weights moved by invertible matrices ``elements = [g_1, …, g_{L-1}]`` (``g_m`` is
     ``n_m × n_m``), by the data-dependent GL(n) action of the module docstring; the loss on
     ``X`` is unchanged. Differentiable in the elements. Introduced in chapter 8."""
+    _check_problem(weights, X, None, slope)
     if not isinstance(elements, (list, tuple)) or len(elements) != len(weights) - 1:
         raise ValueError(f"elements must hold one matrix per hidden layer "
                          f"({len(weights) - 1}), got {elements!r:.60}")
     for m, (g, w) in enumerate(zip(elements, weights)):
         _checks.tensor(f"elements[{m}]", g, shape=(w.shape[0], w.shape[0]))
-    _check_problem(weights, X, torch.zeros(weights[-1].shape[0], X.shape[1], dtype=X.dtype),
-                   slope)
+        if g.dtype != X.dtype or not torch.linalg.cond(g) < 1e12:
+            raise ValueError(f"elements[{m}] must be an invertible {X.dtype} matrix "
+                             f"(condition number below 1e12)")
+    if torch.linalg.matrix_rank(X) < X.shape[1]:
+        raise ValueError("X must have full column rank (linearly independent samples): "
+                         "otherwise no weights reproduce the moved activations exactly")
     return _act(weights, X, elements, slope)
 
 
