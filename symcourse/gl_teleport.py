@@ -91,6 +91,11 @@ def regression_problem(dims=DIMS, seed: int = 0, dtype: torch.dtype = torch.floa
 
 def hidden(weights, X, slope: float = SLOPE) -> list[torch.Tensor]:
     """The layer inputs ``[h_0 = X, h_1, …, h_{L-1}]``. Chapter 8."""
+    _check_problem(weights, X, None, slope)
+    return _hidden(weights, X, slope)
+
+
+def _hidden(weights, X, slope):
     hs = [X]
     for w in weights[:-1]:
         hs.append(_leaky(w @ hs[-1], slope))
@@ -105,7 +110,7 @@ def regression_loss(weights, X, Y, slope: float = SLOPE) -> torch.Tensor:
 
 
 def _loss(weights, X, Y, slope):
-    return 0.5 * ((Y - weights[-1] @ hidden(weights, X, slope)[-1]) ** 2).sum()
+    return 0.5 * ((Y - weights[-1] @ _hidden(weights, X, slope)[-1]) ** 2).sum()
 
 
 def _gradient(weights, X, Y, slope, *, create_graph=False):
@@ -141,7 +146,7 @@ def gl_action(weights, X, elements, slope: float = SLOPE) -> list[torch.Tensor]:
 
 
 def _act(weights, X, elements, slope):
-    hs = hidden([w.detach() for w in weights], X, slope)
+    hs = _hidden([w.detach() for w in weights], X, slope)
     moved, previous = [], None  # previous: g_{m-1}, None for the identity
     for m, g in enumerate(elements):
         w = weights[m].detach()
@@ -207,6 +212,7 @@ class GDRun:
 
     def steps_to(self, target: float) -> int | None:
         """The first step whose loss is at or below ``target`` (``None`` if never)."""
+        _checks.finite("target", target)
         return next((k for k, v in enumerate(self.loss) if v <= target), None)
 
     def seconds_to(self, target: float) -> float | None:

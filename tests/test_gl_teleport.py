@@ -148,6 +148,8 @@ def test_bad_inputs_are_refused_with_the_argument_named():
         (lambda: gt.train(weights, X, Y, lr=-1.0, steps=10), ValueError, "lr"),
         (lambda: gt.speedup(weights, weights, 1), TypeError, "reference"),
         (lambda: gt.summarise_speedups([1.0]), ValueError, "ratios"),
+        (lambda: gt.hidden(weights, X[:2]), ValueError, "weights"),
+        (lambda: gt.GDRun([1.0], [0.0], []).steps_to(math.nan), ValueError, "target"),
         (lambda: gt.summarise_speedups([1.0, -2.0]), ValueError, "ratios"),
     ]
     for call, error, match in cases:
