@@ -805,3 +805,44 @@ def loss_traces(curves: dict, *, ax=None, xlabel: str = "step", ylabel: str = "t
     if title:
         ax.set_title(title)
     return ax
+
+
+def teleport_study_curves(study: dict):
+    """Chapter 8's teleportation study (``symcourse/stored/teleport_study.json``): the median
+    loss over seeds (band: quartiles) against gradient-descent step (left) and against the
+    median wall-clock time (right), with and without teleportation, at the reference learning
+    rate and at each method's tuned rate; dotted lines mark the teleports. A run that
+    diverged counts as an infinite loss from there on. Introduced in chapter 8."""
+    if not isinstance(study, dict) or not {"settings", "reference", "tuned"} <= set(study):
+        raise ValueError("study must be the dict benchmarks/teleport_study.py writes")
+    settings = study["settings"]
+    n = settings["steps"] // settings["every"] + 1
+    steps = np.arange(n) * settings["every"]
+
+    def padded(values):
+        out = np.full(n, np.inf)
+        out[:len(values)] = values
+        return np.where(np.isfinite(out), out, np.inf)
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 3.2), layout="constrained",
+                                      sharey=True)
+    colours = {"reference": (PALETTE["blue"], PALETTE["orange"]),
+               "tuned": (PALETTE["green"], PALETTE["purple"])}
+    for part, (c_gd, c_tp) in colours.items():
+        block = study[part]
+        rates = {"gd": block["lr"], "teleport": block.get("teleport_method_lr", block["lr"])}
+        for method, colour, style in (("gd", c_gd, "-"), ("teleport", c_tp, "--")):
+            loss = np.array([padded(s[method]["loss"]) for s in block["seeds"]])
+            secs = np.array([padded(s[method]["seconds"]) for s in block["seeds"]])
+            low, mid, high = np.percentile(loss, [25, 50, 75], axis=0)
+            name = "GD" if method == "gd" else "GD + teleport"
+            label = f"{name}, {part} lr {rates[method]:g}"
+            left.plot(steps, mid, style, color=colour, label=label)
+            left.fill_between(steps, low, high, color=colour, alpha=0.15, lw=0)
+            right.plot(np.median(secs, axis=0), mid, style, color=colour)
+    for k in settings["schedule"]:
+        left.axvline(k, color="grey", ls=":", lw=0.8)
+    left.set(yscale="log", xlabel="gradient-descent step", ylabel="training loss (½ squared error)")
+    right.set(xscale="log", xlabel="wall-clock time (s, median over seeds)")
+    left.legend(fontsize=7)
+    return fig

@@ -437,16 +437,22 @@ class BrokenConservationExplorer(Explorer):
 USING_STEPS = 250
 
 
+@lru_cache(maxsize=16)
+def _using_runs(spread: float, lr: float, every: int) -> dict:
+    """The explorer's runs, kept: the static book draws the default setting again."""
+    variants = {"He start": (0.0, None), "unbalanced start": (spread, None),
+                "unbalanced, rebalanced": (spread, "balance")}
+    return compare_variants(_small_mnist1d(), [0], variants, lr=lr, steps=USING_STEPS,
+                            every=every, record_every=25)
+
+
 def using_symmetry_explorer_figure(spread: float = 2.0, lr: float = 0.05, every: int = 100):
     """Train chapter 8's deep MLP from its He start, from an unbalanced point of the same orbit
     (log-scales within ``±spread``), and from that point rebalanced every ``every`` steps, with
     the same batches. Returns ``(figure, info)``; ``info`` has each variant's final loss (NaN
     when it diverged). Chapter 8's explorer and its static fallback both use it."""
     _checks.positive("spread", spread)
-    variants = {"He start": (0.0, None), "unbalanced start": (spread, None),
-                "unbalanced, rebalanced": (spread, "balance")}
-    runs = compare_variants(_small_mnist1d(), [0], variants, lr=lr, steps=USING_STEPS,
-                            every=every, record_every=25)
+    runs = _using_runs(float(spread), float(lr), int(every))
     ax = variant_curves(runs, title=f"spread ±{spread:g} in log-scale, lr {lr:g}")
     info = {"spread": spread, "lr": lr, "every": every,
             **{name: rs[0].loss[-1] for name, rs in runs.items()}}
