@@ -71,26 +71,36 @@ def init_theta(seeds, in_dim: int = 2, units: int = 2, bias: bool = True,
 
     Seed ``s`` gives exactly the weights of ``torch.manual_seed(s); nn.Linear(in_dim, units)``, so a
     sweep over seeds is the question's experiment repeated with different random starts.
-    Introduced in chapter 1. The global RNG state is restored afterwards.
+    Introduced in chapter 1. Each seed draws from a generator of its own (the same numbers
+    ``torch.manual_seed`` gives), so the global RNG is untouched and concurrent calls are safe.
     """
     seeds = _checks.seeds(seeds)
     _checks.positive("in_dim", in_dim, integer=True)
     _checks.positive("units", units, integer=True)
     _checks.flag("bias", bias)
     _checks.dtype("dtype", dtype)
-    bias_bound = 1 / math.sqrt(in_dim)
-    state = torch.random.get_rng_state()
-    try:
-        thetas = []
-        for s in seeds:
-            torch.manual_seed(s)
-            # the same calls, in the same order, as nn.Linear.reset_parameters, without building a module
-            weight = nn.init.kaiming_uniform_(torch.empty(units, in_dim), a=math.sqrt(5))
-            cols = [weight, nn.init.uniform_(torch.empty(units, 1), -bias_bound, bias_bound)] if bias else [weight]
-            thetas.append(torch.cat(cols, dim=1))
-    finally:
-        torch.random.set_rng_state(state)
+    thetas = []
+    for s in seeds:
+        weight, b = linear_init(in_dim, units, torch.Generator().manual_seed(s), bias)
+        thetas.append(torch.cat([weight, b[:, None]] if bias else [weight], dim=1))
     return torch.stack(thetas).to(dtype)
+
+
+def linear_init(in_dim: int, out_dim: int, generator: torch.Generator, bias: bool = True):
+    """``nn.Linear(in_dim, out_dim)``'s default weight (out_dim, in_dim) and bias (out_dim,)
+    (None without), drawn from ``generator``: the same calls in the same order as
+    ``nn.Linear.reset_parameters``, so a generator seeded with ``s`` gives what
+    ``torch.manual_seed(s)`` would, without touching the global RNG (safe in threads).
+    Chapter 1 (:func:`init_theta`)."""
+    _checks.positive("in_dim", in_dim, integer=True)
+    _checks.positive("out_dim", out_dim, integer=True)
+    _checks.instance("generator", generator, torch.Generator)
+    bound = 1 / math.sqrt(in_dim)
+    weight = nn.init.kaiming_uniform_(torch.empty(out_dim, in_dim), a=math.sqrt(5),
+                                      generator=generator)
+    if not bias:
+        return weight, None
+    return weight, nn.init.uniform_(torch.empty(out_dim), -bound, bound, generator=generator)
 
 
 def perfect_theta(dtype: torch.dtype = torch.float64) -> torch.Tensor:

@@ -27,12 +27,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import torch
 
 from . import _checks
 from .data import MaxAffineTask, max_affine_task
 from .models import augment, init_theta, mse
+from .parallel import run_jobs
 from .stall import STALL_THRESHOLD, dead_units, is_stalled
 from .stats import paired_comparison, rate_summary
 from .sweeps import SweepResult, _make_optimizer, _recorded_steps, _validate_more, winner_mask
@@ -825,7 +827,8 @@ def nudge_biases(theta: torch.Tensor, Xa: torch.Tensor, step: float, floor: floa
 
 def _train_dropout(task, seeds, remedy, units, steps, lr, betas, eps, record_every, record_params, chunk_size,
                    dtype, theta0):
-    """Dropout after the layer until ``remedy.until`` of the budget (:func:`symcourse.sweeps.train_sweep`),
+    """Dropout after the layer until ``remedy.until`` of the budget (the Gram engine of
+    :func:`symcourse.sweeps.train_sweep`, same masks as the point-by-point one),
     then the plain remainder with a fresh Adam. The recorded loss is the hard-max training MSE."""
     from .sweeps import train_sweep
 
@@ -834,7 +837,7 @@ def _train_dropout(task, seeds, remedy, units, steps, lr, betas, eps, record_eve
     start = time.perf_counter()
     first = train_sweep(task, seeds, units=K, bias=remedy.bias, steps=first_steps, lr=lr, betas=betas, eps=eps,
                         dropout_after=remedy.dropout_after, record_every=record_every, record_params=True,
-                        theta0=theta0, chunk_size=chunk_size, dtype=dtype)
+                        theta0=theta0, chunk_size=chunk_size, dtype=dtype, engine="gram")
     X, y = task.X.to(dtype), task.y.to(dtype)
     losses = [mse(h, X, y) for h in first.history]
     steps_seen = first.steps.tolist()
@@ -871,15 +874,23 @@ def _unit_evaluations(remedy, steps, N, K, n_checks):
 # --------------------------------------------------------------------------------------------
 
 
-def compare_remedies(task: MaxAffineTask, remedies: dict, seeds=200, **options) -> dict:
+def compare_remedies(task: MaxAffineTask, remedies: dict, seeds=200, *, workers: int | None = None,
+                     **options) -> dict:
     """Run each of ``remedies`` (label -> :class:`Remedy`) with :func:`train_remedy` on the same
-    seeds and budget; returns label -> :class:`RemedyResult`. Chapter 7."""
+    seeds and budget; returns label -> :class:`RemedyResult`. The runs are independent, so
+    ``workers`` threads (default :data:`symcourse.parallel.WORKERS`) train them side by side
+    (:func:`symcourse.parallel.run_jobs`); the results do not depend on it. Chapter 7."""
     if not isinstance(remedies, dict) or not remedies:
         raise ValueError("remedies must be a non-empty dict of label -> Remedy")
     for label, remedy in remedies.items():
         _checks.instance(f"remedies[{label!r}]", remedy, Remedy, "Remedy (see standard_remedies)")
     _checks.max_affine_task("task", task)
-    return {label: train_remedy(task, seeds, remedy, **options) for label, remedy in remedies.items()}
+    if options.get("threads", 1) != 1:
+        raise ValueError(f"compare_remedies trains each run on one thread; got threads="
+                         f"{options['threads']!r} (use workers= for more cores)")
+    jobs = {label: partial(train_remedy, task, seeds, remedy, **options)
+            for label, remedy in remedies.items()}
+    return run_jobs(jobs, workers)
 
 
 def summarise(results: dict, reference: str | None = None, task: MaxAffineTask | None = None) -> dict:
