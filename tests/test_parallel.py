@@ -98,6 +98,7 @@ def test_compare_remedies_gives_the_same_runs_with_any_number_of_workers():
     kwargs = dict(seeds=range(6), steps=120, record_every=40)
     one = remedies.compare_remedies(task, line_up, workers=1, **kwargs)
     two = remedies.compare_remedies(task, line_up, workers=2, **kwargs)
+    assert list(one) == list(two) == list(line_up)  # in the order asked, whatever ran first
     for label in line_up:
         assert torch.equal(one[label].theta, two[label].theta), label
         assert torch.equal(one[label].loss, two[label].loss), label
