@@ -758,7 +758,7 @@ def _train(task, seeds, remedy, units, steps, lr, betas, eps, record_every, reco
             row = 0
             for t in range(steps + 1):
                 if t == recorded[row]:
-                    loss[row, part] = mse(th, X, y)
+                    loss[row, part] = mse(th, X, y, bias=bias)
                     if record_params:
                         history[row, part] = th
                     row += 1
@@ -795,7 +795,7 @@ def _check_step(t, th, opt, remedy, X, y, fits, seeds, attempts, events, D, K, b
             opt.exp_avg_sq[revived] = 0
             events += revived.sum(dim=1)
     if remedy.recycle_every and t % remedy.recycle_every == 0:
-        dead = dead_units(th, X)
+        dead = dead_units(th, X, bias=bias)
         for i, k in torch.nonzero(dead).tolist():
             attempts[i] += 1
             th[i, k] = restart_theta(seeds[i], attempts[i], D, K, bias, dtype=th.dtype)[k]
@@ -803,7 +803,7 @@ def _check_step(t, th, opt, remedy, X, y, fits, seeds, attempts, events, D, K, b
             opt.exp_avg_sq[i, k] = 0
         events += dead.sum(dim=1)
     if remedy.restart_every and t % remedy.restart_every == 0:
-        dead = dead_units(th, X).any(dim=1)
+        dead = dead_units(th, X, bias=bias).any(dim=1)
         for i in torch.nonzero(dead)[:, 0].tolist():
             attempts[i] += 1
             th[i] = restart_theta(seeds[i], attempts[i], D, K, bias, dtype=th.dtype)
@@ -840,7 +840,7 @@ def _train_dropout(task, seeds, remedy, units, steps, lr, betas, eps, record_eve
                         dropout_after=remedy.dropout_after, record_every=record_every, record_params=True,
                         theta0=theta0, chunk_size=chunk_size, dtype=dtype, engine="gram")
     X, y = task.X.to(dtype), task.y.to(dtype)
-    losses = [mse(h, X, y) for h in first.history]
+    losses = [mse(h, X, y, bias=remedy.bias) for h in first.history]
     steps_seen = first.steps.tolist()
     history = [first.history] if record_params else None
     if steps > first_steps:
@@ -932,7 +932,8 @@ def summarise(results: dict, reference: str | None = None, task: MaxAffineTask |
                            relative_seconds=run.seconds_per_run / base.seconds_per_run,
                            events=float(run.events.to(torch.float64).mean()))
         if task is not None:
-            rows[label]["dead"] = float(dead_units(run.theta, task.X).any(dim=1).to(torch.float64).mean())
+            dead = dead_units(run.theta, task.X, bias=run.config["bias"]).any(dim=1)
+            rows[label]["dead"] = float(dead.to(torch.float64).mean())
     return rows
 
 
@@ -1082,7 +1083,7 @@ def failure_kinds(result: RemedyResult, task: MaxAffineTask, slow_factor: float 
     if slow_factor <= 1:
         raise ValueError(f"slow_factor must be above 1, got {slow_factor}")
     failed = ~result.solved
-    dead = dead_units(result.theta, task.X).any(dim=1) & failed
+    dead = dead_units(result.theta, task.X, bias=result.config["bias"]).any(dim=1) & failed
     near = result.final_loss <= slow_factor * STALL_THRESHOLD
     return {"failed": int(failed.sum()), "dead": int(dead.sum()), "slow": int((failed & ~dead & near).sum()),
             "stuck": int((failed & ~dead & ~near).sum())}

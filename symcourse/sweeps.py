@@ -601,7 +601,7 @@ def eval_mse(result: SweepResult, task: MaxAffineTask) -> torch.Tensor:
     """Loss of each seed's final parameters with dropout off (evaluation mode). Chapter 1."""
     _checks.instance("result", result, SweepResult, "SweepResult (from train_sweep or train_loop)")
     _checks.max_affine_task("task", task)
-    return mse(result.theta, task.X.to(result.theta.dtype), task.y)
+    return mse(result.theta, task.X.to(result.theta.dtype), task.y, bias=result.config["bias"])
 
 
 __all__ = ["OPTIMIZERS", "ENGINES", "GramEngine", "SweepResult", "train_sweep", "train_loop", "loss_and_grad", "winner_mask", "eval_mse"]
