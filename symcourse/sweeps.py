@@ -285,8 +285,8 @@ class GramEngine:
         dtype = self.features.dtype
         if self.p_before:
             keep = torch.rand((self.S, self.N, self.D), generator=generator) >= self.p_before
-            self.keep_in = keep.permute(2, 0, 1)  # (D, S, N)
-            self.in_scale = (keep.to(dtype) / (1.0 - self.p_before)).permute(2, 0, 1)
+            self.keep_in = keep.permute(2, 0, 1).contiguous()  # (D, S, N), one slab per input
+            self.in_scale = self.keep_in.to(dtype) / (1.0 - self.p_before)
         if self.p_after:
             keep = torch.rand((self.S, self.K, self.N), generator=generator) >= self.p_after
             self.keep_out = keep.transpose(0, 1)  # (K, S, N)
@@ -317,11 +317,12 @@ class GramEngine:
         wins = winner_mask(z.transpose(0, 1)).transpose(0, 1)  # (K, S, N)
         if self.p_after:
             wins = wins & self.keep_out
+        masks = {(): wins}  # points won and kept, by the inputs that must be kept too
         for (kept, rows), features in zip(self.groups, self.group_features):
-            mask = wins
-            for d in kept:
-                mask = mask & self.keep_in[d]
-            self.mask.copy_(mask)
+            for i in range(len(kept)):
+                if tuple(kept[:i + 1]) not in masks:
+                    masks[tuple(kept[:i + 1])] = masks[tuple(kept[:i])] & self.keep_in[kept[i]]
+            self.mask.copy_(masks[tuple(kept)])
             self.sums[rows] = torch.mm(features, self.mask.view(K * S, N).T)
         self.sums.mul_(self.row_scale)
 
