@@ -1,7 +1,7 @@
 """symcourse — the tested helper package behind the course *Symmetry in Neural-Network Training Dynamics*.
 
-Modules are named for ideas and layered bottom-up: ``data``, ``models`` and ``stats`` at the
-bottom; the mathematics and the engines above them: ``sweeps`` (batched training) and ``stall``
+Modules are named for ideas and layered bottom-up: ``data``, ``models``, ``stats`` and
+``parallel`` (independent runs on the CPU's cores) at the bottom; the mathematics and the engines above them: ``sweeps`` (batched training) and ``stall``
 (chapter 1), ``committee`` and ``reducible`` (2), ``symmetry`` (3), ``conservation`` (4),
 ``dynamics`` (5), ``recording`` and ``theory`` (6), ``equivariance`` (9), ``permutation`` and
 ``attractor`` (10); remedies and symmetry moves above those, ``remedies``, ``hinges`` and

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from . import _checks
+from .models import linear_init
 from .sweeps import _Adam
 
 #: The planted target: constant, then (knot, change of slope) per hinge.
@@ -62,16 +63,11 @@ def hinge_init(seeds, units: int = 3, dtype: torch.dtype = torch.float32) -> dic
     seeds = _checks.seeds(seeds)
     _checks.positive("units", units, integer=True)
     rows = {"w": [], "b": [], "v": [], "c": []}
-    state = torch.random.get_rng_state()
-    try:
-        for s in seeds:
-            torch.manual_seed(s)
-            first, second = torch.nn.Linear(1, units), torch.nn.Linear(units, 1)
-            for name, value in (("w", first.weight[:, 0]), ("b", first.bias), ("v", second.weight[0]),
-                                ("c", second.bias[0])):
-                rows[name].append(value.detach())
-    finally:
-        torch.random.set_rng_state(state)
+    for s in seeds:  # a generator per seed: the global RNG is untouched (safe in threads)
+        g = torch.Generator().manual_seed(s)
+        (w, b), (v, c) = linear_init(1, units, g), linear_init(units, 1, g)
+        for name, value in (("w", w[:, 0]), ("b", b), ("v", v[0]), ("c", c[0])):
+            rows[name].append(value)
     return {name: torch.stack(values).to(dtype) for name, values in rows.items()}
 
 

@@ -71,26 +71,36 @@ def init_theta(seeds, in_dim: int = 2, units: int = 2, bias: bool = True,
 
     Seed ``s`` gives exactly the weights of ``torch.manual_seed(s); nn.Linear(in_dim, units)``, so a
     sweep over seeds is the question's experiment repeated with different random starts.
-    Introduced in chapter 1. The global RNG state is restored afterwards.
+    Introduced in chapter 1. Each seed draws from a generator of its own (the same numbers
+    ``torch.manual_seed`` gives), so the global RNG is untouched and concurrent calls are safe.
     """
     seeds = _checks.seeds(seeds)
     _checks.positive("in_dim", in_dim, integer=True)
     _checks.positive("units", units, integer=True)
     _checks.flag("bias", bias)
     _checks.dtype("dtype", dtype)
-    bias_bound = 1 / math.sqrt(in_dim)
-    state = torch.random.get_rng_state()
-    try:
-        thetas = []
-        for s in seeds:
-            torch.manual_seed(s)
-            # the same calls, in the same order, as nn.Linear.reset_parameters, without building a module
-            weight = nn.init.kaiming_uniform_(torch.empty(units, in_dim), a=math.sqrt(5))
-            cols = [weight, nn.init.uniform_(torch.empty(units, 1), -bias_bound, bias_bound)] if bias else [weight]
-            thetas.append(torch.cat(cols, dim=1))
-    finally:
-        torch.random.set_rng_state(state)
+    thetas = []
+    for s in seeds:
+        weight, b = linear_init(in_dim, units, torch.Generator().manual_seed(s), bias)
+        thetas.append(torch.cat([weight, b[:, None]] if bias else [weight], dim=1))
     return torch.stack(thetas).to(dtype)
+
+
+def linear_init(in_dim: int, out_dim: int, generator: torch.Generator, bias: bool = True):
+    """``nn.Linear(in_dim, out_dim)``'s default weight (out_dim, in_dim) and bias (out_dim,)
+    (None without), drawn from ``generator``: the same calls in the same order as
+    ``nn.Linear.reset_parameters``, so a generator seeded with ``s`` gives what
+    ``torch.manual_seed(s)`` would, without touching the global RNG (safe in threads).
+    Chapter 1 (:func:`init_theta`)."""
+    _checks.positive("in_dim", in_dim, integer=True)
+    _checks.positive("out_dim", out_dim, integer=True)
+    _checks.instance("generator", generator, torch.Generator)
+    bound = 1 / math.sqrt(in_dim)
+    weight = nn.init.kaiming_uniform_(torch.empty(out_dim, in_dim), a=math.sqrt(5),
+                                      generator=generator)
+    if not bias:
+        return weight, None
+    return weight, nn.init.uniform_(torch.empty(out_dim), -bound, bound, generator=generator)
 
 
 def perfect_theta(dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -100,10 +110,11 @@ def perfect_theta(dtype: torch.dtype = torch.float64) -> torch.Tensor:
 
 
 def has_bias(theta: torch.Tensor, in_dim: int) -> bool:
-    """Whether batched parameters carry a bias column, judged from their last size.
+    """Whether batched parameters *could* carry a bias column, judged from their last size.
 
-    The judgement is ambiguous when a biased network's ``in_dim + 1`` equals another input
-    width: pass ``bias=`` to :func:`unit_outputs` (and the functions built on it) to say which.
+    The shapes alone cannot tell a biased network from a bias-free one with one input more, so
+    no computation in ``symcourse`` relies on this: :func:`unit_outputs` and the functions built
+    on it take ``bias=`` (default True, the course's network) and check the shapes against it.
     """
     _checks.tensor("theta", theta, ndim=None)
     _checks.positive("in_dim", in_dim, integer=True)
@@ -123,41 +134,48 @@ def augment(X: torch.Tensor, bias: bool) -> torch.Tensor:
     return torch.cat([X, torch.ones_like(X[:, :1])], dim=1) if bias else X
 
 
-def unit_outputs(theta: torch.Tensor, X: torch.Tensor, *, bias: bool | None = None) -> torch.Tensor:
+def unit_outputs(theta: torch.Tensor, X: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
     """Every unit's affine output on every point: (S, K, N). Introduced in chapter 1.
 
-    ``bias`` says whether ``theta`` has a bias column; by default it is judged from the shapes
-    (see :func:`has_bias`), and a mismatch with an explicit ``bias`` raises.
+    ``bias`` says whether ``theta``'s last column is a bias. It is never guessed from the
+    shapes: the course's network has biases, so bias-free parameters must say ``bias=False``,
+    and ``theta`` must have ``X.shape[1] + 1`` columns with a bias, ``X.shape[1]`` without.
     """
     _checks.tensor("X", X, ndim=2)
     _checks.tensor("theta", theta, ndim=3)
     _checks.nonempty("X", X)
     _checks.nonempty("theta", theta)
-    found = has_bias(theta, X.shape[1])
-    if bias is not None and _checks.flag("bias", bias) != found:
-        raise ValueError(f"theta has last size {theta.shape[-1]}, which with X's {X.shape[1]} "
-                         f"columns means bias={found}, but bias={bias} was given")
-    Xa = augment(X, found).to(theta.dtype)
-    return theta @ Xa.T
+    _checks.flag("bias", bias)
+    width = X.shape[1] + int(bias)
+    if theta.shape[-1] != width:
+        other = "bias=False" if bias else "bias=True"
+        raise ValueError(
+            f"theta has {theta.shape[-1]} columns per unit, but X has {X.shape[1]} columns and "
+            f"bias={bias} needs {width} (weights{' and a bias' if bias else ''}); for "
+            f"{'bias-free' if bias else 'biased'} parameters pass {other}, or check that X "
+            f"holds the inputs only (no column of ones)")
+    return theta @ augment(X, bias).to(theta.dtype).T
 
 
-def predict(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """The network's output, max over units: (S, N). Introduced in chapter 1."""
-    return unit_outputs(theta, X).amax(dim=1)
+def predict(theta: torch.Tensor, X: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
+    """The network's output, max over units: (S, N); ``bias`` as in :func:`unit_outputs`.
+    Introduced in chapter 1."""
+    return unit_outputs(theta, X, bias=bias).amax(dim=1)
 
 
-def mse(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean squared error per seed: (S,). Introduced in chapter 1."""
+def mse(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
+    """Mean squared error per seed: (S,); ``bias`` as in :func:`unit_outputs`. Chapter 1."""
     _checks.tensor("X", X, ndim=2)
     _checks.tensor("y", y, shape=(X.shape[0],))
-    return (predict(theta, X) - y.to(theta.dtype)).square().mean(dim=1)
+    return (predict(theta, X, bias=bias) - y.to(theta.dtype)).square().mean(dim=1)
 
 
-def mae(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error per seed (the question's logged ``err``): (S,). Introduced in chapter 1."""
+def mae(theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
+    """Mean absolute error per seed (the question's logged ``err``): (S,); ``bias`` as in
+    :func:`unit_outputs`. Introduced in chapter 1."""
     _checks.tensor("X", X, ndim=2)
     _checks.tensor("y", y, shape=(X.shape[0],))
-    return (predict(theta, X) - y.to(theta.dtype)).abs().mean(dim=1)
+    return (predict(theta, X, bias=bias) - y.to(theta.dtype)).abs().mean(dim=1)
 
 
 def symmetric_classifier(in_dim: int = 40, hidden: int = 64, classes: int = 10, *,

@@ -65,13 +65,15 @@ def loss_curves(steps: torch.Tensor, loss: torch.Tensor, stalled: torch.Tensor |
 
 
 def win_regions(theta: torch.Tensor, task: MaxAffineTask, *, ax=None, title: str | None = None,
-                resolution: int = 120, show_points: int = 300):
+                resolution: int = 120, show_points: int = 300, bias: bool = True):
     """Which unit wins where on the unit square, with the target's own kink dashed. Chapter 1.
 
-    ``theta`` is one network (K, 3). Data points are drawn in their winner's colour.
+    ``theta`` is one network, (K, 3) with biases or (K, 2) with ``bias=False``. Data points are
+    drawn in their winner's colour.
     """
     _checks.tensor("theta", theta, ndim=2)
     _checks.max_affine_task("task", task)
+    _checks.flag("bias", bias)
     _checks.integer("resolution", resolution, low=2)
     _checks.integer("show_points", show_points, low=0)
     if task.in_dim != 2:
@@ -79,13 +81,13 @@ def win_regions(theta: torch.Tensor, task: MaxAffineTask, *, ax=None, title: str
     ax = _axes(ax, (3.3, 3.2))
     g = torch.linspace(0, 1, resolution, dtype=theta.dtype)
     grid = torch.cartesian_prod(g, g)[:, [1, 0]]
-    regions = winners(theta, grid).reshape(resolution, resolution).numpy()
+    regions = winners(theta, grid, bias=bias).reshape(resolution, resolution).numpy()
     K = theta.shape[0]
     cmap = mpl.colors.ListedColormap(UNIT_COLOURS[:K])
     ax.imshow(regions, origin="lower", extent=(0, 1, 0, 1), cmap=cmap, vmin=-0.5, vmax=K - 0.5, alpha=0.25,
               interpolation="nearest", aspect="equal")
     X = task.X[:show_points].to(theta.dtype)
-    who = winners(theta, X).numpy()
+    who = winners(theta, X, bias=bias).numpy()
     for k in range(K):
         pts = X[who == k].numpy()
         ax.scatter(pts[:, 0], pts[:, 1], s=6, color=UNIT_COLOURS[k], label=f"unit {k} wins ({(who == k).mean():.0%})")

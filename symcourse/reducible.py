@@ -17,7 +17,7 @@ import torch
 
 from . import _checks
 from .data import MaxAffineTask
-from .models import augment, has_bias
+from .models import augment
 from .stall import dead_units, gradients, win_fractions
 from .sweeps import winner_mask
 
@@ -209,17 +209,19 @@ def max_net_slopes(theta: torch.Tensor, task: MaxAffineTask, directions: torch.T
     return (moved - base) / step
 
 
-def max_net_fisher(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+def max_net_fisher(theta: torch.Tensor, X: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
     """Fisher (Gauss-Newton) matrix (1/N) sum_n grad f_n grad f_n^T of chapter 1's max network,
     (S, K*A, K*A) or (K*A, K*A): point n's gradient is (x_n, 1) in the block of the unit that wins
-    it and zero elsewhere, so a dead unit's block is exactly zero. Chapter 2 (plateaus)."""
+    it and zero elsewhere, so a dead unit's block is exactly zero. ``bias``: whether ``theta``
+    has a bias column (never guessed from the shapes). Chapter 2 (plateaus)."""
     _checks.tensor("theta", theta)
     single = theta.ndim == 2
     th = theta.unsqueeze(0) if single else theta
     if th.ndim != 3:
         raise ValueError(f"theta must be (K, A) or (S, K, A), got shape {tuple(theta.shape)}")
-    _checks.tensor("X", X, shape=(None, th.shape[2] - int(has_bias(th, X.shape[1]))))
-    Xa = augment(X.to(th.dtype), has_bias(th, X.shape[1]))
+    _checks.flag("bias", bias)
+    _checks.tensor("X", X, shape=(None, th.shape[2] - int(bias)))
+    Xa = augment(X.to(th.dtype), bias)
     wins = winner_mask(th @ Xa.T).to(th.dtype)               # (S, K, N)
     jac = (wins[..., None] * Xa[None, None]).permute(0, 2, 1, 3).reshape(th.shape[0], Xa.shape[0], -1)
     F = jac.transpose(1, 2) @ jac / Xa.shape[0]
@@ -246,7 +248,8 @@ def natural_gradient_max_net(task: MaxAffineTask, theta0: torch.Tensor, *, steps
 
 
 def plateau_or_trap(history: torch.Tensor, steps: torch.Tensor, task: MaxAffineTask, *, window: tuple,
-                    flat: float = 1e-3, radius: float = 1e-2, probes: int = 16, seed: int = 0) -> dict:
+                    flat: float = 1e-3, radius: float = 1e-2, probes: int = 16, seed: int = 0,
+                    bias: bool = True) -> dict:
     """A practitioner's diagnostic for each unit of each run over a window of recorded steps
     [start, end] of a chapter-1 sweep (``history`` (R, S, K, A) as recorded by ``train_sweep``):
 
@@ -258,7 +261,10 @@ def plateau_or_trap(history: torch.Tensor, steps: torch.Tensor, task: MaxAffineT
     * ``verdict``: 'trap' (stuck and robust: deep inside the flat region), 'edge' (stuck, but a
       perturbation of size ``radius`` can make the unit win a point again), 'plateau'
       (gradient below ``flat`` but not zero: a plateau, or convergence, which the loss level tells
-      apart) or 'moving'. Chapter 2 (plateaus).
+      apart) or 'moving'.
+
+    ``bias``: whether the recorded parameters have a bias column (``False`` for a sweep trained
+    with ``bias=False``; never guessed from the shapes). Chapter 2 (plateaus).
     """
     _checks.tensor("history", history, ndim=4)
     if steps.shape != (history.shape[0],):
@@ -271,16 +277,18 @@ def plateau_or_trap(history: torch.Tensor, steps: torch.Tensor, task: MaxAffineT
     rows = torch.nonzero((steps >= window[0]) & (steps <= window[1])).flatten()
     if rows.numel() == 0:
         raise ValueError(f"no recorded step lies in the window {window}")
-    grad_max = torch.stack([gradients(history[r].double(), task)["summed"].norm(dim=2) for r in rows]).amax(0)
+    grad_max = torch.stack([gradients(history[r].double(), task, bias=bias)["summed"].norm(dim=2)
+                            for r in rows]).amax(0)
     n = task.n_points
-    wins = torch.stack([(win_fractions(history[r], task.X) * n).round() for r in rows]).amin(0)
+    wins = torch.stack([(win_fractions(history[r], task.X, bias=bias) * n).round()
+                        for r in rows]).amin(0)
     last = history[rows[-1]].double()
     gen = torch.Generator().manual_seed(seed)
     robust = torch.ones(last.shape[:2], dtype=torch.bool)
     for _ in range(probes):
         noise = torch.randn(last.shape, generator=gen, dtype=last.dtype)
         noise = radius * noise / noise.norm(dim=(1, 2), keepdim=True)
-        robust &= dead_units(last + noise, task.X.double())
+        robust &= dead_units(last + noise, task.X.double(), bias=bias)
     stuck = (grad_max == 0) & (wins == 0)
     trap, edge = stuck & robust, stuck & ~robust
     plateau = (grad_max > 0) & (grad_max < flat)

@@ -27,12 +27,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import torch
 
 from . import _checks
 from .data import MaxAffineTask, max_affine_task
 from .models import augment, init_theta, mse
+from .parallel import run_jobs
 from .stall import STALL_THRESHOLD, dead_units, is_stalled
 from .stats import paired_comparison, rate_summary
 from .sweeps import SweepResult, _make_optimizer, _recorded_steps, _validate_more, winner_mask
@@ -631,7 +633,8 @@ class _Batch:
         else:
             torch.amax(Z, dim=1, out=self.out)
             winners = torch.eq(Z, self.out.unsqueeze(1), out=self.W)  # 1.0 where a unit wins
-            if float(winners.sum(dtype=torch.float64)) != winners.shape[0] * winners.shape[2]:  # a tie: lowest unit wins
+            # a tie: the lowest unit wins (0/1 sums are exact in float32 up to 2**24)
+            if float(winners.sum()) != winners.shape[0] * winners.shape[2]:
                 first = winners.bool()
                 winners.copy_(first & (first.cumsum(dim=1) == 1))
             residual = self.out.sub_(self.y)
@@ -755,7 +758,7 @@ def _train(task, seeds, remedy, units, steps, lr, betas, eps, record_every, reco
             row = 0
             for t in range(steps + 1):
                 if t == recorded[row]:
-                    loss[row, part] = mse(th, X, y)
+                    loss[row, part] = mse(th, X, y, bias=bias)
                     if record_params:
                         history[row, part] = th
                     row += 1
@@ -792,7 +795,7 @@ def _check_step(t, th, opt, remedy, X, y, fits, seeds, attempts, events, D, K, b
             opt.exp_avg_sq[revived] = 0
             events += revived.sum(dim=1)
     if remedy.recycle_every and t % remedy.recycle_every == 0:
-        dead = dead_units(th, X)
+        dead = dead_units(th, X, bias=bias)
         for i, k in torch.nonzero(dead).tolist():
             attempts[i] += 1
             th[i, k] = restart_theta(seeds[i], attempts[i], D, K, bias, dtype=th.dtype)[k]
@@ -800,7 +803,7 @@ def _check_step(t, th, opt, remedy, X, y, fits, seeds, attempts, events, D, K, b
             opt.exp_avg_sq[i, k] = 0
         events += dead.sum(dim=1)
     if remedy.restart_every and t % remedy.restart_every == 0:
-        dead = dead_units(th, X).any(dim=1)
+        dead = dead_units(th, X, bias=bias).any(dim=1)
         for i in torch.nonzero(dead)[:, 0].tolist():
             attempts[i] += 1
             th[i] = restart_theta(seeds[i], attempts[i], D, K, bias, dtype=th.dtype)
@@ -825,7 +828,8 @@ def nudge_biases(theta: torch.Tensor, Xa: torch.Tensor, step: float, floor: floa
 
 def _train_dropout(task, seeds, remedy, units, steps, lr, betas, eps, record_every, record_params, chunk_size,
                    dtype, theta0):
-    """Dropout after the layer until ``remedy.until`` of the budget (:func:`symcourse.sweeps.train_sweep`),
+    """Dropout after the layer until ``remedy.until`` of the budget (the Gram engine of
+    :func:`symcourse.sweeps.train_sweep`, same masks as the point-by-point one),
     then the plain remainder with a fresh Adam. The recorded loss is the hard-max training MSE."""
     from .sweeps import train_sweep
 
@@ -834,9 +838,9 @@ def _train_dropout(task, seeds, remedy, units, steps, lr, betas, eps, record_eve
     start = time.perf_counter()
     first = train_sweep(task, seeds, units=K, bias=remedy.bias, steps=first_steps, lr=lr, betas=betas, eps=eps,
                         dropout_after=remedy.dropout_after, record_every=record_every, record_params=True,
-                        theta0=theta0, chunk_size=chunk_size, dtype=dtype)
+                        theta0=theta0, chunk_size=chunk_size, dtype=dtype, engine="gram")
     X, y = task.X.to(dtype), task.y.to(dtype)
-    losses = [mse(h, X, y) for h in first.history]
+    losses = [mse(h, X, y, bias=remedy.bias) for h in first.history]
     steps_seen = first.steps.tolist()
     history = [first.history] if record_params else None
     if steps > first_steps:
@@ -871,15 +875,34 @@ def _unit_evaluations(remedy, steps, N, K, n_checks):
 # --------------------------------------------------------------------------------------------
 
 
-def compare_remedies(task: MaxAffineTask, remedies: dict, seeds=200, **options) -> dict:
+def compare_remedies(task: MaxAffineTask, remedies: dict, seeds=200, *, workers: int | None = None,
+                     **options) -> dict:
     """Run each of ``remedies`` (label -> :class:`Remedy`) with :func:`train_remedy` on the same
-    seeds and budget; returns label -> :class:`RemedyResult`. Chapter 7."""
+    seeds and budget; returns label -> :class:`RemedyResult`. The runs are independent, so
+    ``workers`` threads (default :data:`symcourse.parallel.WORKERS`) train them side by side
+    (:func:`symcourse.parallel.run_jobs`); the results do not depend on it. Chapter 7."""
     if not isinstance(remedies, dict) or not remedies:
         raise ValueError("remedies must be a non-empty dict of label -> Remedy")
     for label, remedy in remedies.items():
         _checks.instance(f"remedies[{label!r}]", remedy, Remedy, "Remedy (see standard_remedies)")
     _checks.max_affine_task("task", task)
-    return {label: train_remedy(task, seeds, remedy, **options) for label, remedy in remedies.items()}
+    if options.get("threads", 1) != 1:
+        raise ValueError(f"compare_remedies trains each run on one thread; got threads="
+                         f"{options['threads']!r} (use workers= for more cores)")
+    # the costliest runs first, so that no long run is left alone at the end (results keep
+    # the order of ``remedies``)
+    slowest_first = sorted(remedies, key=lambda label: -_relative_cost(remedies[label]))
+    jobs = {label: partial(train_remedy, task, seeds, remedies[label], **options)
+            for label in slowest_first}
+    done = run_jobs(jobs, workers)
+    return {label: done[label] for label in remedies}
+
+
+def _relative_cost(remedy: Remedy) -> float:
+    """A rough guess of a remedy's training time relative to the baseline's (for scheduling)."""
+    extra = 4.0 if remedy.dropout_after else 2.0 if (remedy.soft or remedy.nudge
+                                                     or remedy.recycle_every) else 1.0
+    return remedy.units_factor ** 1.5 * extra
 
 
 def summarise(results: dict, reference: str | None = None, task: MaxAffineTask | None = None) -> dict:
@@ -909,7 +932,8 @@ def summarise(results: dict, reference: str | None = None, task: MaxAffineTask |
                            relative_seconds=run.seconds_per_run / base.seconds_per_run,
                            events=float(run.events.to(torch.float64).mean()))
         if task is not None:
-            rows[label]["dead"] = float(dead_units(run.theta, task.X).any(dim=1).to(torch.float64).mean())
+            dead = dead_units(run.theta, task.X, bias=run.config["bias"]).any(dim=1)
+            rows[label]["dead"] = float(dead.to(torch.float64).mean())
     return rows
 
 
@@ -1059,7 +1083,7 @@ def failure_kinds(result: RemedyResult, task: MaxAffineTask, slow_factor: float 
     if slow_factor <= 1:
         raise ValueError(f"slow_factor must be above 1, got {slow_factor}")
     failed = ~result.solved
-    dead = dead_units(result.theta, task.X).any(dim=1) & failed
+    dead = dead_units(result.theta, task.X, bias=result.config["bias"]).any(dim=1) & failed
     near = result.final_loss <= slow_factor * STALL_THRESHOLD
     return {"failed": int(failed.sum()), "dead": int(dead.sum()), "slow": int((failed & ~dead & near).sum()),
             "stuck": int((failed & ~dead & ~near).sum())}

@@ -10,7 +10,7 @@ import torch
 
 from . import _checks
 from .data import MaxAffineTask
-from .models import augment, has_bias, unit_outputs
+from .models import augment, unit_outputs
 from .sweeps import loss_and_grad, winner_mask
 
 #: Final training MSE above which a run counts as stalled. Runs that find the solution end
@@ -27,23 +27,27 @@ def _batched(theta: torch.Tensor) -> tuple[torch.Tensor, bool]:
     raise ValueError(f"theta must be (K, D[+1]) or (S, K, D[+1]), got shape {tuple(theta.shape)}")
 
 
-def winners(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """Index of the unit that wins each point (ties to the lowest index): (S, N) or (N,). Chapter 1."""
+def winners(theta: torch.Tensor, X: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
+    """Index of the unit that wins each point (ties to the lowest index): (S, N) or (N,).
+    ``bias``: whether ``theta`` has a bias column (never guessed, see
+    :func:`symcourse.models.unit_outputs`). Chapter 1."""
     th, single = _batched(theta)
-    idx = winner_mask(unit_outputs(th, X)).to(torch.int8).argmax(dim=1)
+    idx = winner_mask(unit_outputs(th, X, bias=bias)).to(torch.int8).argmax(dim=1)
     return idx[0] if single else idx
 
 
-def win_fractions(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """Fraction of points each unit wins: (S, K) or (K,). Chapter 1."""
+def win_fractions(theta: torch.Tensor, X: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
+    """Fraction of points each unit wins: (S, K) or (K,); ``bias`` as in :func:`winners`.
+    Chapter 1."""
     th, single = _batched(theta)
-    frac = winner_mask(unit_outputs(th, X)).to(th.dtype).mean(dim=2)
+    frac = winner_mask(unit_outputs(th, X, bias=bias)).to(th.dtype).mean(dim=2)
     return frac[0] if single else frac
 
 
-def dead_units(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """Units that win no point of ``X``, so receive exactly zero gradient: bool (S, K) or (K,). Chapter 1."""
-    return win_fractions(theta, X) == 0
+def dead_units(theta: torch.Tensor, X: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
+    """Units that win no point of ``X``, so receive exactly zero gradient: bool (S, K) or (K,);
+    ``bias`` as in :func:`winners`. Chapter 1."""
+    return win_fractions(theta, X, bias=bias) == 0
 
 
 def is_stalled(final_loss: torch.Tensor, threshold: float = STALL_THRESHOLD) -> torch.Tensor:
@@ -53,15 +57,16 @@ def is_stalled(final_loss: torch.Tensor, threshold: float = STALL_THRESHOLD) -> 
     return final_loss > threshold
 
 
-def gradients(theta: torch.Tensor, task: MaxAffineTask) -> dict:
+def gradients(theta: torch.Tensor, task: MaxAffineTask, *, bias: bool = True) -> dict:
     """Full-batch and per-sample gradients of the MSE at ``theta``, for all seeds.
 
     Returns ``summed`` (S, K, A) — the gradient the optimiser sees — and ``per_sample`` (S, N, K, A),
-    the contribution of each point (they add up to ``summed``). Chapter 1.
+    the contribution of each point (they add up to ``summed``); ``bias`` as in
+    :func:`winners`. Chapter 1.
     """
     _checks.max_affine_task("task", task)
     th, single = _batched(theta)
-    bias = has_bias(th, task.in_dim)
+    unit_outputs(th, task.X, bias=bias)  # checks the shapes against ``bias``
     Xa = augment(task.X.to(th.dtype), bias)
     y = task.y.to(th.dtype)
     _, summed = loss_and_grad(th, Xa, y, need_loss=False)
@@ -74,13 +79,14 @@ def gradients(theta: torch.Tensor, task: MaxAffineTask) -> dict:
     return {"summed": summed, "per_sample": per_sample}
 
 
-def gradient_report(theta: torch.Tensor, task: MaxAffineTask) -> dict:
+def gradient_report(theta: torch.Tensor, task: MaxAffineTask, *, bias: bool = True) -> dict:
     """Per unit: the norm of the full-batch gradient and the mean norm of the per-point gradients
     (rescaled by N, i.e. the gradient one point alone would give). A stall is where the first is
-    tiny and the second is not. Returns tensors (S, K) or (K,). Chapter 1.
+    tiny and the second is not. Returns tensors (S, K) or (K,); ``bias`` as in :func:`winners`.
+    Chapter 1.
     """
     _checks.max_affine_task("task", task)
-    g = gradients(theta, task)
+    g = gradients(theta, task, bias=bias)
     n = task.n_points
     summed = g["summed"].norm(dim=-1)
     per_point = (g["per_sample"] * n).norm(dim=-1)
@@ -106,13 +112,14 @@ def affine_lstsq(X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = N
     return torch.linalg.lstsq(Xa, y.to(torch.float64)[:, None]).solution[:, 0]
 
 
-def live_unit(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+def live_unit(theta: torch.Tensor, X: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
     """For stalled networks with exactly one unit alive, that unit's parameters: (S, D+1) or (D+1,).
 
-    Raises if a network has more or fewer than one unit that wins points. Chapter 1.
+    Raises if a network has more or fewer than one unit that wins points; ``bias`` as in
+    :func:`winners`. Chapter 1.
     """
     th, single = _batched(theta)
-    alive = ~dead_units(th, X)
+    alive = ~dead_units(th, X, bias=bias)
     counts = alive.sum(dim=1)
     if (counts != 1).any():
         bad = torch.nonzero(counts != 1)[:, 0].tolist()
@@ -121,17 +128,19 @@ def live_unit(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     return picked[0] if single else picked
 
 
-def death_steps(history: torch.Tensor, steps: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+def death_steps(history: torch.Tensor, steps: torch.Tensor, X: torch.Tensor, *,
+                bias: bool = True) -> torch.Tensor:
     """For each seed, the first recorded step from which some unit wins no point until the end.
 
     ``history`` is a sweep's recorded parameters (T, S, K, A) at ``steps`` (T,). Seeds in which every
-    unit still wins points at the end get -1; a unit dead from the start gives 0. Chapter 1.
+    unit still wins points at the end get -1; a unit dead from the start gives 0; ``bias`` as
+    in :func:`winners`. Chapter 1.
     """
     _checks.tensor("history", history, ndim=4)
     if steps.shape != (history.shape[0],):
         raise ValueError(f"steps must have shape ({history.shape[0]},), got {tuple(steps.shape)}")
     T, S, K, A = history.shape
-    dead = dead_units(history.reshape(T * S, K, A), X).reshape(T, S, K)
+    dead = dead_units(history.reshape(T * S, K, A), X, bias=bias).reshape(T, S, K)
     # a unit is "dead for good" at row t if it is dead at every row from t on
     for_good = dead.flip(0).cumprod(dim=0).flip(0).bool().any(dim=2)
     first = torch.where(for_good.any(dim=0), for_good.to(torch.int8).argmax(dim=0), -1)
@@ -159,14 +168,16 @@ def affine_fit_errors(draws: int = 1000, n_points: int = 1000, first_seed: int =
 
 
 def training_mode_errors(theta: torch.Tensor, task: MaxAffineTask, *, dropout_before: float = 0.0,
-                         dropout_after: float = 0.0, draws: int = 20, seed: int = 0) -> dict:
+                         dropout_after: float = 0.0, draws: int = 20, seed: int = 0,
+                         bias: bool = True) -> dict:
     """The errors a training loop logs while dropout is switched on (PyTorch's training mode).
 
     ``theta`` (S, K, D[+1]) or (K, D[+1]); inverted dropout with probability ``dropout_before`` on
     the inputs (not the bias) and ``dropout_after`` on the units' outputs, fresh masks for every
     point, as ``nn.Dropout`` draws them. Returns float64 ``mae`` and ``mse`` per network, averaged
     over ``draws`` independent masks (generator seeded with ``seed``). With both probabilities 0
-    they are the ordinary errors. Chapter 1 compares them with the question's dropout figures.
+    they are the ordinary errors; ``bias`` as in :func:`winners`. Chapter 1 compares them with
+    the question's dropout figures.
     """
     th, single = _batched(theta)
     if not isinstance(task, MaxAffineTask):
@@ -179,8 +190,7 @@ def training_mode_errors(theta: torch.Tensor, task: MaxAffineTask, *, dropout_be
     th = th.to(torch.float64)
     S, K, A = th.shape
     D = task.in_dim
-    if A not in (D, D + 1):
-        raise ValueError(f"theta's last dimension must be {D} or {D + 1} for this task, got {A}")
+    unit_outputs(th, task.X, bias=bias)  # checks the shapes against ``bias``
     X, y = task.X.to(torch.float64), task.y.to(torch.float64)
     generator = torch.Generator().manual_seed(seed)
     mae_sum = torch.zeros(S, dtype=torch.float64)
@@ -189,7 +199,7 @@ def training_mode_errors(theta: torch.Tensor, task: MaxAffineTask, *, dropout_be
         keep = (torch.rand(S, X.shape[0], D, generator=generator) >= dropout_before).to(torch.float64)
         inputs = X * keep / (1.0 - dropout_before)  # (S, N, D)
         z = torch.einsum("skd,snd->skn", th[..., :D], inputs)
-        if A == D + 1:
+        if bias:
             z = z + th[..., D:]
         keep = (torch.rand(z.shape, generator=generator) >= dropout_after).to(torch.float64)
         residual = (z * keep / (1.0 - dropout_after)).amax(dim=1) - y

@@ -148,3 +148,19 @@ def sign_test(wins: int, losses: int) -> float:
     k = min(wins, losses)
     tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
     return min(1.0, 2 * tail)
+
+
+def rounded(value, digits: int = 6):
+    """``value`` rounded to ``digits`` significant digits, for ``glue``: the book's text then
+    does not change with the last digits of a float, which can differ from run to run. Ints
+    (and bools) come back unchanged; a one-element tensor is read as its number. Chapter 1."""
+    _checks.integer("digits", digits, low=1, high=17)
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"value must be a number or a one-element tensor, got shape "
+                             f"{tuple(value.shape)}")
+        value = value.item()
+    if isinstance(value, (bool, int)):
+        return value
+    _checks.finite("value", value)
+    return float(f"{value:.{digits - 1}e}")

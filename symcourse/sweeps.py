@@ -201,12 +201,18 @@ class GramEngine:
     units only for the smaller region of each seed, the other being the totals minus it);
     everything else is (S, K, A)-sized. The sums are taken in another order than :func:`loss_and_grad`,
     so results agree with it (and the per-seed loop) up to float rounding, not bit for bit.
-    Without dropout only. Introduced in chapter 1 (the sweep engine).
+    With dropout (``dropout_before`` on the ``in_dim`` inputs, ``dropout_after`` on the units'
+    outputs) the masks of each step come from :meth:`draw`, the same random numbers as the
+    point-by-point engine uses, and the sums run over the points a unit wins and keeps
+    (:meth:`_dropout_setup`). Introduced in chapter 1 (the sweep engine).
     """
 
-    def __init__(self, S: int, K: int, Xa: torch.Tensor, y: torch.Tensor):
+    def __init__(self, S: int, K: int, Xa: torch.Tensor, y: torch.Tensor, *,
+                 dropout_before: float = 0.0, dropout_after: float = 0.0, in_dim: int | None = None):
         N, A = Xa.shape
         self.S, self.K, self.N, self.A = S, K, N, A
+        self.p_before, self.p_after = dropout_before, dropout_after
+        self.D = A if in_dim is None else in_dim  # inputs that dropout before the layer touches
         rows, cols = torch.triu_indices(A, A)
         # (M, N), M = A(A+1)/2 + A + 1: the features whose region sums give G_k, b_k and the
         # number of points the unit wins
@@ -227,7 +233,9 @@ class GramEngine:
         self.mask = torch.empty(K, S, N, dtype=dtype)
         self.sums = torch.empty(M, K * S, dtype=dtype)
         self.g = torch.empty(S, K, A, dtype=dtype)
-        if K == 2:
+        if self.dropout:
+            self._dropout_setup(rows, cols, M)
+        elif K == 2:
             # Per seed, only the region with fewer points is summed; the other is the totals
             # minus it, whose rounding error is then small next to its own size. The choice
             # (unit 1 when ``pick`` is 1) follows the previous step's counts.
@@ -238,6 +246,86 @@ class GramEngine:
             self.threshold = torch.zeros(S, 1, dtype=dtype)
             self.tiny = torch.finfo(dtype).smallest_normal * torch.finfo(dtype).eps
 
+    @property
+    def dropout(self) -> bool:
+        """Whether the engine trains with dropout masks (drawn by :meth:`draw`)."""
+        return bool(self.p_before or self.p_after)
+
+    def _dropout_setup(self, rows, cols, M):
+        """Groups of feature rows by the inputs they need kept, and each row's mask scale.
+
+        With dropout the sums run over the points a unit wins *and* keeps: the moments of
+        the masked inputs ``x' = m * x`` (``m`` 0 or ``1/(1-p)``) are the plain features
+        summed over the points where every input they involve is kept, times a power of
+        ``1/(1-p)``. Dropout after the layer scales the unit's output the same way.
+        """
+        D, A = self.D, self.A
+        c_in = 1.0 / (1.0 - self.p_before) if self.p_before else 1.0
+        c_out = 1.0 / (1.0 - self.p_after)
+        need = [{i, j} & set(range(D)) if self.p_before else set()
+                for i, j in zip(rows.tolist(), cols.tolist())]
+        need += [{a} & set(range(D)) if self.p_before else set() for a in range(A)] + [set()]
+        powers = [len([i for i in (r, c) if i < D]) for r, c in zip(rows.tolist(), cols.tolist())]
+        powers += [int(a < D) for a in range(A)] + [0]
+        outs = [2] * len(rows) + [1] * A + [0]
+        if not self.p_before:
+            powers = [0] * M
+        scale = [c_in ** pw * (c_out ** o if self.p_after else 1.0) for pw, o in zip(powers, outs)]
+        self.row_scale = torch.tensor(scale, dtype=self.features.dtype).unsqueeze(1)
+        groups: dict = {}
+        for row, kept in enumerate(need):
+            groups.setdefault(tuple(sorted(kept)), []).append(row)
+        self.groups = [(list(kept), torch.tensor(r)) for kept, r in groups.items()]
+        self.group_features = [self.features[r].contiguous() for _, r in self.groups]
+        self.in_scale = self.out_scale = self.keep_in = self.keep_out = None
+
+    def draw(self, generator: torch.Generator) -> None:
+        """Draw this step's dropout masks, with the same calls (and so the same random
+        numbers) as the point-by-point engine: inputs (S, N, D) first, then outputs (S, K, N)."""
+        dtype = self.features.dtype
+        if self.p_before:
+            keep = torch.rand((self.S, self.N, self.D), generator=generator) >= self.p_before
+            self.keep_in = keep.permute(2, 0, 1).contiguous()  # (D, S, N), one slab per input
+            self.in_scale = self.keep_in.to(dtype) / (1.0 - self.p_before)
+        if self.p_after:
+            keep = torch.rand((self.S, self.K, self.N), generator=generator) >= self.p_after
+            self.keep_out = keep.transpose(0, 1)  # (K, S, N)
+            self.out_scale = (keep.to(dtype) / (1.0 - self.p_after)).transpose(0, 1)
+
+    def _masked_outputs(self, theta: torch.Tensor) -> torch.Tensor:
+        """Every unit's output (K, S, N) under this step's dropout masks."""
+        S, K, A, N, D = self.S, self.K, self.A, self.N, self.D
+        z = self.z.view(K, S, N)
+        if self.p_before:
+            inputs = self.XaT[:D].unsqueeze(1) * self.in_scale  # (D, S, N)
+            for k in range(K):
+                torch.mul(inputs[0], theta[:, k, :1], out=z[k])
+                for d in range(1, D):
+                    z[k].addcmul_(inputs[d], theta[:, k, d:d + 1])
+                if A > D:  # the bias: its input is 1 and never dropped
+                    z[k].add_(theta[:, k, D:])
+        else:
+            torch.mm(theta.transpose(0, 1).reshape(K * S, A), self.XaT, out=self.z)
+        if self.p_after:
+            z.mul_(self.out_scale)
+        return z
+
+    def _dropout_sums(self, theta: torch.Tensor) -> None:
+        """Every unit's feature sums over the points it wins and keeps, scaled by the masks."""
+        S, K, N = self.S, self.K, self.N
+        z = self._masked_outputs(theta)
+        wins = winner_mask(z.transpose(0, 1)).transpose(0, 1)  # (K, S, N)
+        if self.p_after:
+            wins = wins & self.keep_out
+        masks = {(): wins}  # points won and kept, by the inputs that must be kept too
+        for (kept, rows), features in zip(self.groups, self.group_features):
+            for i in range(len(kept)):
+                if tuple(kept[:i + 1]) not in masks:
+                    masks[tuple(kept[:i + 1])] = masks[tuple(kept[:i])] & self.keep_in[kept[i]]
+            self.mask.copy_(masks[tuple(kept)])
+            self.sums[rows] = torch.mm(features, self.mask.view(K * S, N).T)
+        self.sums.mul_(self.row_scale)
+
     def masks(self, theta: torch.Tensor) -> torch.Tensor:
         """Each unit's 0/1 winner mask (K, S, N); ties go to the lower-numbered unit."""
         S, K, A, N = self.S, self.K, self.A, self.N
@@ -246,7 +334,10 @@ class GramEngine:
         return self.mask
 
     def loss(self, theta: torch.Tensor) -> torch.Tensor:
-        """Training loss per seed, computed point by point as :func:`loss_and_grad` does."""
+        """Training loss per seed, computed point by point as :func:`loss_and_grad` does
+        (with dropout: under this step's masks)."""
+        if self.dropout:
+            return (self._masked_outputs(theta).amax(dim=0) - self.y).square().mean(dim=1)
         z = torch.mm(theta.transpose(0, 1).reshape(self.K * self.S, self.A), self.XaT)
         return (z.view(self.K, self.S, self.N).amax(dim=0) - self.y).square().mean(dim=1)
 
@@ -275,7 +366,10 @@ class GramEngine:
     def grad(self, theta: torch.Tensor) -> torch.Tensor:
         """Gradient of every seed's MSE with respect to ``theta`` (S, K, A); a reused buffer."""
         S, K, A = self.S, self.K, self.A
-        self._region_sums(theta)
+        if self.dropout:
+            self._dropout_sums(theta)
+        else:
+            self._region_sums(theta)
         gram = self.sums.index_select(0, self.pair).view(A, A, K, S)  # [a, b, k, s]
         g = (gram * theta.permute(2, 1, 0).unsqueeze(0)).sum(dim=1)  # (A, K, S)
         g.sub_(self.sums[self.moment].view(A, K, S)).mul_(self.scale)
@@ -346,16 +440,13 @@ def train_sweep(task: MaxAffineTask, seeds=500, *, units: int = 2, bias: bool = 
 
     ``engine`` picks how gradients are summed: ``"exact"`` (point by point, the results every
     chapter stores) or ``"gram"`` (:class:`GramEngine`, several times faster, equal to it up to
-    float rounding; no dropout). ``progress`` shows a bar (see :mod:`symcourse.progress`;
+    float rounding, with or without dropout: same masks). ``progress`` shows a bar (see :mod:`symcourse.progress`;
     ``None``: only when someone is watching, never in the test run).
     """
     _validate(task, steps, optimizer, lr, momentum, weight_decay, record_every, dropout_before, dropout_after)
     _validate_more(task, units, bias, betas, eps, dtype, record_params=record_params, dropout_seed=dropout_seed)
     _checks.positive("chunk_size", chunk_size, integer=True)
     _checks.choice("engine", engine, ENGINES)
-    if engine == "gram" and (dropout_before or dropout_after):
-        raise ValueError(f"engine='gram' trains without dropout; got dropout_before={dropout_before}, "
-                         f"dropout_after={dropout_after} (use engine='exact')")
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None, got {progress!r}")
     seeds = _checks.seeds(seeds)
@@ -432,9 +523,12 @@ def _run_gram(theta, Xa, y, D, bias, units, steps, recorded, generator, o, loss,
     S = theta.shape[0]
     opt = _make_optimizer(o["optimizer"], theta, o["lr"], o["betas"], o["eps"], o["momentum"],
                           o["weight_decay"])
-    engine = GramEngine(S, units, Xa, y)
+    engine = GramEngine(S, units, Xa, y, dropout_before=o["dropout_before"],
+                        dropout_after=o["dropout_after"], in_dim=D)
     row = 0
     for t in range(steps + 1):
+        if engine.dropout:  # fresh masks every step, as the point-by-point engine draws them
+            engine.draw(generator)
         if t == recorded[row]:
             loss[row] = engine.loss(theta)
             if history is not None:
@@ -508,7 +602,7 @@ def eval_mse(result: SweepResult, task: MaxAffineTask) -> torch.Tensor:
     """Loss of each seed's final parameters with dropout off (evaluation mode). Chapter 1."""
     _checks.instance("result", result, SweepResult, "SweepResult (from train_sweep or train_loop)")
     _checks.max_affine_task("task", task)
-    return mse(result.theta, task.X.to(result.theta.dtype), task.y)
+    return mse(result.theta, task.X.to(result.theta.dtype), task.y, bias=result.config["bias"])
 
 
 __all__ = ["OPTIMIZERS", "ENGINES", "GramEngine", "SweepResult", "train_sweep", "train_loop", "loss_and_grad", "winner_mask", "eval_mse"]

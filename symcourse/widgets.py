@@ -49,12 +49,13 @@ def stall_explorer_figure(seed: int = 0, lr: float = 0.02, bias: bool = True, st
     theta = run.history[row, 0]
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.4, 3.3), layout="constrained",
                                       gridspec_kw={"width_ratios": [1, 1.25]})
-    win_regions(theta, task, ax=left, title=f"seed {seed}, step {int(run.steps[row])}")
+    win_regions(theta, task, ax=left, title=f"seed {seed}, step {int(run.steps[row])}", bias=bias)
     stalled = is_stalled(run.final_loss)
     loss_curves(run.steps, run.loss, stalled, ax=right, title=f"lr {lr:g}, bias {'on' if bias else 'off'}")
     right.axvline(int(run.steps[row]), color="k", lw=0.8, ls=":")
     info = {"seed": seed, "lr": lr, "bias": bias, "step": int(run.steps[row]), "loss": float(run.loss[row, 0]),
-            "win_fractions": win_fractions(theta, task.X).tolist(), "stalled": bool(stalled[0])}
+            "win_fractions": win_fractions(theta, task.X, bias=bias).tolist(),
+            "stalled": bool(stalled[0])}
     return fig, info
 
 

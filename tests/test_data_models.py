@@ -317,10 +317,11 @@ def random_theta(S, K, A, seed, dtype=torch.float64):
 def test_predict_mse_mae_agree_with_question_network(units, bias):
     task = data.stall_task(n_points=200, seed=1, dtype=torch.float64)
     theta = random_theta(5, units, 2 + int(bias), seed=units)
-    pred = models.predict(theta, task.X)
-    outs = models.unit_outputs(theta, task.X)
+    pred = models.predict(theta, task.X, bias=bias)
+    outs = models.unit_outputs(theta, task.X, bias=bias)
     assert pred.shape == (5, 200) and outs.shape == (5, units, 200)
-    mse, mae = models.mse(theta, task.X, task.y), models.mae(theta, task.X, task.y)
+    mse = models.mse(theta, task.X, task.y, bias=bias)
+    mae = models.mae(theta, task.X, task.y, bias=bias)
     assert mse.shape == (5,) and mae.shape == (5,)
     for s in range(5):
         net = models.load_theta(models.question_network(units=units, bias=bias).double(), theta[s])

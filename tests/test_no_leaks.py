@@ -26,7 +26,6 @@ from grading import rules  # noqa: E402
 KEY = rules.load_key()
 #: exercise id -> where the chapter prints its answer (to be redesigned by the chapter owner).
 PRINTED_IN_CHAPTER: dict[str, str] = {
-    "stall-plateau": "chapter 1, section 1.4 prints the stalled MSE 0.0182, the exercise's answer",
 }
 
 

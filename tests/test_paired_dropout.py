@@ -120,7 +120,7 @@ def test_training_mode_errors_reject_bad_input(task):
         stall.training_mode_errors(theta, task, seed=-1)
     with pytest.raises(TypeError, match="task"):
         stall.training_mode_errors(theta, "task")
-    with pytest.raises(ValueError, match="last dimension"):
+    with pytest.raises(ValueError, match="theta has 5 columns"):
         stall.training_mode_errors(torch.zeros(2, 2, 5), task)
     with pytest.raises(ValueError, match="theta"):
         stall.training_mode_errors(torch.zeros(3), task)

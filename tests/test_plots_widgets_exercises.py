@@ -343,10 +343,13 @@ def numbers_in(text: str) -> list[float]:
     return [float(m) for m in re.findall(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", text)]
 
 
-def plateau_answers():
-    """MSE, MAE and RMSE of the least-squares affine fit on stall_task(), by numpy."""
+def plateau_answers(bias=False):
+    """MSE, MAE and RMSE of the least-squares fit on stall_task(), by numpy: through the origin
+    (the bias-free plateau, the exercise's answer) or affine (``bias=True``)."""
     task = data.stall_task(dtype=torch.float64)
-    A = np.column_stack([task.X.numpy(), np.ones(task.n_points)])
+    A = task.X.numpy()
+    if bias:
+        A = np.column_stack([A, np.ones(task.n_points)])
     coef, *_ = np.linalg.lstsq(A, task.y.numpy(), rcond=None)
     residual = A @ coef - task.y.numpy()
     mse = float(np.mean(residual ** 2))
@@ -399,7 +402,8 @@ def cases(bias_seeds):
     gradient = dead_unit_gradient()
     right_seed, solves, stalls_both = bias_seeds
     return {
-        "stall-plateau": ([mse, torch.tensor(mse), np.float64(mse)], [mae, rmse, 2 * mse, 0.0],
+        "stall-plateau": ([mse, torch.tensor(mse), np.float64(mse)],
+                          [mae, rmse, 2 * mse, 0.0, plateau_answers(bias=True)[0]],
                           ["0.018", [mse], float("nan"), True, {}], [mse]),
         "stall-dead-at-init": ([dead_fraction, torch.tensor(dead_fraction, dtype=torch.float64)],
                                [dead_fraction + 0.05, dead_fraction / 2, 1.5, -0.1],
@@ -463,6 +467,8 @@ def test_plateau_hints_name_the_common_mistakes():
     mse, mae, rmse = plateau_answers()
     assert "absolute" in exercises.check("stall-plateau", mae).message
     assert "root-mean-square" in exercises.check("stall-plateau", rmse).message
+    with_bias = plateau_answers(bias=True)[0]  # the plateau section 1.4 prints
+    assert "with* biases" in exercises.check("stall-plateau", with_bias).message
 
 
 def test_unknown_exercise_is_an_error():

@@ -352,7 +352,7 @@ def reference_run(task, seed, remedy, steps, units=2, lr=0.02):
                 models.load_theta(nn.Sequential(linear), remedies.restart_theta(seed, attempts, D, K, dtype=F64))
                 remedies.zero_optimizer_rows(opt, list(linear.parameters()), torch.ones(K, dtype=torch.bool))
     theta = models.theta_from_network(nn.Sequential(linear))
-    return theta[0], models.mse(theta, X, y)[0]
+    return theta[0], models.mse(theta, X, y, bias=remedy.bias)[0]
 
 
 ENGINE_CASES = {

@@ -262,7 +262,7 @@ def autograd_gradient(theta_one: torch.Tensor, task) -> torch.Tensor:
 @pytest.mark.parametrize("units, bias", [(2, True), (3, True), (2, False)])
 def test_gradients_summed_equals_autograd_and_per_sample_adds_up(task64, units, bias):
     theta = models.init_theta(range(5), units=units, bias=bias, dtype=torch.float64)
-    g = stall.gradients(theta, task64)
+    g = stall.gradients(theta, task64, bias=bias)
     A = 2 + int(bias)
     assert g["summed"].shape == (5, units, A)
     assert g["per_sample"].shape == (5, task64.n_points, units, A)

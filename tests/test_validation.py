@@ -52,12 +52,12 @@ def test_dot_refuses_mismatched_shapes_instead_of_broadcasting():
         symmetry.dot(a, b)
 
 
-def test_bias_can_be_stated_instead_of_guessed():
+def test_bias_is_stated_never_guessed():
     theta = torch.zeros(1, 2, 3)  # a biased 2-input network ...
-    X = torch.rand(5, 3)  # ... given 3-column inputs would be read as bias-free
-    assert models.unit_outputs(theta, X).shape == (1, 2, 5)  # the guess (unchanged default)
-    with pytest.raises(ValueError, match="bias=False, but bias=True was given"):
-        models.unit_outputs(theta, X, bias=True)
+    X = torch.rand(5, 3)  # ... given 3-column inputs was once read as bias-free
+    with pytest.raises(ValueError, match="theta has 3 columns.*X has 3 columns.*bias=True"):
+        models.unit_outputs(theta, X)  # the default is the course's network: biases
+    assert models.unit_outputs(theta, X, bias=False).shape == (1, 2, 5)  # said explicitly
 
 
 def test_task_objects_are_validated():

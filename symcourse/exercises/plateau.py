@@ -65,7 +65,8 @@ def _bias_free_traps(answer):
     value = as_int(answer, "a number of runs")
     task = stall_task()
     run = train_sweep(task, 100, bias=False, steps=2000, record_every=50, record_params=True)
-    trap = plateau_or_trap(run.history, run.steps, task, window=(1500, 2000))["trap"].any(1)
+    trap = plateau_or_trap(run.history, run.steps, task, window=(1500, 2000),
+                           bias=False)["trap"].any(1)
     expected = int(trap.sum())
     if value != expected:
         raise Wrong("train seeds 0..99 with bias=False for 2000 steps, recording parameters every 50 steps, "

@@ -6,7 +6,7 @@ import math
 import torch
 
 from ..data import stall_task
-from ..models import init_theta, mae, mse
+from ..models import augment, init_theta
 from ..stall import affine_lstsq, dead_units, is_stalled
 from ..sweeps import train_sweep
 from . import Wrong, as_float, as_tensor, scalar, self_check
@@ -23,19 +23,25 @@ def _dead_gradient(answer):
 
 @self_check("stall-plateau")
 def _plateau(answer):
-    value = as_float(answer, "the plateau MSE")
+    value = as_float(answer, "the predicted plateau MSE of the bias-free network")
     task = stall_task(dtype=torch.float64)
-    fit = affine_lstsq(task.X, task.y)
-    theta = torch.cat([fit, fit - torch.tensor([0.0, 0.0, 100.0], dtype=torch.float64)]).view(1, 2, 3)
-    target_mse = mse(theta, task.X, task.y).item()
-    if math.isclose(value, mae(theta, task.X, task.y).item(), rel_tol=1e-3):
-        raise Wrong("that is the mean *absolute* error of the fit; the question's loss is the mean squared error")
+    X, y = task.X, task.y
+    through_origin = torch.linalg.lstsq(X, y[:, None]).solution[:, 0]
+    residual = X @ through_origin - y
+    target_mse = residual.square().mean().item()
+    affine = augment(X, True) @ affine_lstsq(X, y) - y
+    if math.isclose(value, affine.square().mean().item(), rel_tol=1e-3):
+        raise Wrong("that is where the network *with* biases stalls; without biases the live unit "
+                    "is w·x, which must pass through the origin: which normal equations hold then?")
+    if math.isclose(value, residual.abs().mean().item(), rel_tol=1e-3):
+        raise Wrong("that is a mean *absolute* error; the question's loss is the mean squared error")
     if math.isclose(value, math.sqrt(target_mse), rel_tol=1e-3):
         raise Wrong("that looks like a root-mean-square error; the MSE has no square root")
     if not math.isclose(value, target_mse, rel_tol=1e-4):
-        raise Wrong("solve the normal equations for an affine function of (x, y) on stall_task()'s "
-                     "1000 points and average the squared residuals")
-    return f"the stalled network's MSE is the best affine fit's residual, {value:.6f}."
+        raise Wrong("write the live unit's gradient without the column of ones, set it to zero, "
+                    "solve for w on stall_task()'s 1000 points and average the squared residuals")
+    return (f"the bias-free network stalls at the least-squares fit through the origin, MSE "
+            f"{value:.6f}, above the affine fit's: it has one parameter fewer.")
 
 
 @self_check("stall-dead-at-init")
