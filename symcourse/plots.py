@@ -747,7 +747,7 @@ def plateau_law(delta: torch.Tensor, times: torch.Tensor, intercept: float, slop
     x = torch.log(1.0 / delta).numpy()
     for row in times:
         ax.plot(x, row.numpy(), "o-", color=UNIT_COLOURS[0], alpha=0.35, ms=3, lw=0.8)
-    ax.plot(x, intercept + slope * x, color=PALETTE["red"], lw=1.6, label="fit a + b log(1/δ)")
+    ax.plot(x, intercept + slope * x, color=PALETTE["red"], lw=1.6, label="fit α₀ + slope × log(1/δ)")
     mid = x.mean()
     ax.plot(x, intercept + slope * mid + predicted_slope * (x - mid), ":", color=PALETTE["black"],
             label="slope 1/λ (linearisation)")
