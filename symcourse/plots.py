@@ -159,9 +159,9 @@ def symmetry_field(kind: str, *, ax=None, extent: float = 2.0, arrows: int = 15,
     """Negative gradient field of :func:`symcourse.symmetry.toy_loss` for one kind of symmetry.
 
     Arrows show the direction of steepest descent (all drawn at one length). Dashed grey curves
-    are the symmetry's orbits (lines along (1, 1), rays from the origin, hyperbolas a b = c);
-    solid grey curves are the family the gradient is tangent to (lines a + b = c, circles,
-    hyperbolas a^2 - b^2 = c). Introduced in chapter 3.
+    are the symmetry's orbits (lines along (1, 1), rays from the origin, hyperbolas of constant
+    u v); solid grey curves are the family the gradient is tangent to (lines of constant u + v,
+    circles, hyperbolas of constant u^2 - v^2). Introduced in chapter 3.
     """
     from .symmetry import toy_loss  # computation below presentation
 
@@ -193,8 +193,8 @@ def symmetry_field(kind: str, *, ax=None, extent: float = 2.0, arrows: int = 15,
     else:
         ax.contour(A, B, A * B, levels=np.linspace(0.25, extent ** 2, 8), linestyles="--", **grey)
         ax.contour(A, B, A ** 2 - B ** 2, levels=np.linspace(-3, 3, 9), linestyles="-", **grey)
-    names = {"translation": ("logit a", "logit b"), "scale": ("weight a", "weight b"),
-             "rescale": ("incoming weight a", "outgoing weight b")}
+    names = {"translation": ("logit u", "logit v"), "scale": ("weight u", "weight v"),
+             "rescale": ("incoming weight u", "outgoing weight v")}
     ax.set(xlim=(low, extent), ylim=(low, extent), aspect="equal", xlabel=names[kind][0],
            ylabel=names[kind][1], title=title or kind)
     ax.grid(False)
@@ -749,7 +749,7 @@ def plateau_law(delta: torch.Tensor, times: torch.Tensor, intercept: float, slop
     x = torch.log(1.0 / delta).numpy()
     for row in times:
         ax.plot(x, row.numpy(), "o-", color=UNIT_COLOURS[0], alpha=0.35, ms=3, lw=0.8)
-    ax.plot(x, intercept + slope * x, color=PALETTE["red"], lw=1.6, label="fit a + b log(1/δ)")
+    ax.plot(x, intercept + slope * x, color=PALETTE["red"], lw=1.6, label="fit α₀ + slope × log(1/δ)")
     mid = x.mean()
     ax.plot(x, intercept + slope * mid + predicted_slope * (x - mid), ":", color=PALETTE["black"],
             label="slope 1/λ (linearisation)")
