@@ -12,8 +12,8 @@ from bookbuild import ROOT, built_html
 
 
 def role_module():
-    path = ROOT / "book" / "_ext" / "instructorlink.py"
-    spec = importlib.util.spec_from_file_location("instructorlink", path)
+    path = ROOT / "book" / "_ext" / "guidelink.py"
+    spec = importlib.util.spec_from_file_location("guidelink", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
