@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..detect import coinciding_kinks
-from . import Wrong, as_float, as_int, self_check
+from . import Wrong, as_float, as_int, judge, self_check
 
 #: The dead unit of the design exercise: incoming weights, bias and number of outgoing weights.
 DEAD_W = torch.tensor([1.0, -1.0, 2.0, 0.5], dtype=torch.float64)
@@ -62,18 +62,14 @@ def _dead(answer):
 def _gl(answer):
     answer = as_int(answer, "the number of directions")
     k, others = BYPASSED, WIDTH - BYPASSED
-    if answer == k * k + WIDTH:
-        raise Wrong("the rescalings of the bypassed units are already inside GL(k): count them "
-                    "once")
-    if answer in (k * k, k * k - k):
-        raise Wrong("the other units of the layer are ReLU units too: what symmetry does each "
-                    "of them keep?")
-    if answer in (WIDTH, others, others + k * k - k - 1):
-        raise Wrong("the bypassed units allow more than their rescalings: which k × k matrices "
-                    "can be inserted between the two layers?")
-    if answer != k * k + others:
-        raise Wrong("count the mixings of the bypassed units and the symmetries of the other "
-                    "units, each direction once")
+    judge(answer, k * k + others, "count the mixings of the bypassed units and the symmetries "
+          "of the other units, each direction once", mistakes=(
+              (k * k + WIDTH, "the rescalings of the bypassed units are already inside GL(k): "
+               "count them once"),
+              ((k * k, k * k - k), "the other units of the layer are ReLU units too: what "
+               "symmetry does each of them keep?"),
+              ((WIDTH, others, others + k * k - k - 1), "the bypassed units allow more than "
+               "their rescalings: which k × k matrices can be inserted between the two layers?")))
     return (f"{answer}: GL({k}) gives {k * k} (its diagonal holds the bypassed units' own "
             f"rescalings) and each of the other {others} units its rescaling.")
 

@@ -8,7 +8,7 @@ import torch
 
 from ..attractor import correlation_spectrum, whitened_regression
 from ..permutation import hidden_widths, init_mlps, permute, select, weight_matching
-from . import Wrong, as_float, as_int, self_check
+from . import Wrong, as_float, as_function, as_int, judge, self_check
 
 #: The network of the counting exercise (2 inputs, hidden widths 3 and 4, 2 outputs): first-layer
 #: units 0 and 1 share incoming weights and bias but not outgoing weights; second-layer units 0
@@ -38,19 +38,15 @@ def _distinct_copies(params) -> int:
 def _copies(answer):
     answer = as_int(answer, "the number of distinct copies")
     orderings = math.prod(math.factorial(n) for n in hidden_widths(TIED))
-    if answer == orderings:
-        raise Wrong("that counts orderings; some of them give back the very same parameter "
-                    "point: which units are exact copies of each other?")
-    if answer == orderings // 2:
-        raise Wrong("second-layer units 2 and 3 are not the only coincidence: a swap in the "
-                    "first layer can be undone by a swap in the second")
-    if answer == orderings // 8:
-        raise Wrong("first-layer units 0 and 1 share incoming weights but not outgoing ones: "
-                    "swapping them alone moves the point")
-    if answer != _distinct_copies(TIED):
-        raise Wrong("the distinct copies are the orderings divided by the number of orderings "
-                    "that leave every weight in place; enumerate them with "
-                    "itertools.permutations and pm.permute to see")
+    judge(answer, _distinct_copies(TIED), "the distinct copies are the orderings divided by the "
+          "number of orderings that leave every weight in place; enumerate them with "
+          "itertools.permutations and pm.permute to see", mistakes=(
+              (orderings, "that counts orderings; some of them give back the very same "
+               "parameter point: which units are exact copies of each other?"),
+              (orderings // 2, "second-layer units 2 and 3 are not the only coincidence: a swap "
+               "in the first layer can be undone by a swap in the second"),
+              (orderings // 8, "first-layer units 0 and 1 share incoming weights but not "
+               "outgoing ones: swapping them alone moves the point")))
     return (f"{answer} distinct parameter points: {orderings} orderings, each point reached by "
             f"{orderings // answer} of them.")
 
@@ -58,23 +54,18 @@ def _copies(answer):
 @self_check("perm-threshold")
 def _threshold(answer):
     value = as_float(answer, "the threshold λ*")
-    if math.isclose(value, DERIVE_C, rel_tol=1e-6):
-        raise Wrong("that is the threshold with (λ/2)(u² + w²); here the decay has no ½, so "
-                    "its Hessian at the origin is twice as large")
-    if math.isclose(value, DERIVE_C / DERIVE_M, rel_tol=1e-6) or \
-            math.isclose(value, DERIVE_C / (2 * DERIVE_M), rel_tol=1e-6):
-        raise Wrong("mean(x²) multiplies (uw)², a fourth-order term: it cannot enter the "
-                    "Hessian at the origin")
-    if not math.isclose(value, DERIVE_C / 2, rel_tol=1e-6):
-        raise Wrong("expand the loss to second order around u = w = 0 and find when the "
-                    "Hessian is positive definite")
+    judge(value, DERIVE_C / 2, "expand the loss to second order around u = w = 0 and find when "
+          "the Hessian is positive definite", rel_tol=1e-6, mistakes=(
+              (DERIVE_C, "that is the threshold with (λ/2)(u² + w²); here the decay has no ½, so "
+               "its Hessian at the origin is twice as large"),
+              ((DERIVE_C / DERIVE_M, DERIVE_C / (2 * DERIVE_M)), "mean(x²) multiplies (uw)², a "
+               "fourth-order term: it cannot enter the Hessian at the origin")))
     return f"λ* = {value:g}: the origin attracts once 2λ exceeds |mean(xy)|."
 
 
 @self_check("perm-match")
 def _match(answer):
-    if not callable(answer):
-        raise Wrong("expected a function match(a, b) returning a permutation tensor")
+    as_function(answer, "a function match(a, b) returning a permutation tensor")
     nets = init_mlps([5, 7, 3], [11, 12])
     a, b = select(nets, 0), select(nets, 1)
     hidden = torch.tensor([3, 0, 6, 1, 5, 2, 4])
