@@ -96,7 +96,7 @@ def as_float(answer, what: str) -> float:
 
 def as_function(answer, what: str):
     """``answer`` itself when it can be called; otherwise :class:`Wrong` saying
-    ``expected <what>``."""
+    ``expected <what>`` (the checks of chapters 6, 8 and 10 take functions)."""
     if not callable(answer):
         raise Wrong(f"expected {what}")
     return answer
@@ -118,7 +118,8 @@ def judge(value, expected, hint: str, *, mistakes=(), rel_tol: float = 0.0,
     ``mistakes`` holds ``(wrong, message)`` or ``(wrong, message, tolerance)`` entries; ``wrong``
     (and ``expected``) is one value or a tuple of alternatives. Numbers match within the relative
     tolerance (the entry's own, else ``rel_tol``; exact equality at 0, which also serves words);
-    ``abs_tol`` applies to ``expected`` only. Returns ``value``."""
+    ``abs_tol`` applies to ``expected`` only. Returns ``value``. Used by the checks of chapters
+    2 to 10."""
     for wrong, message, *tolerance in mistakes:
         if _same(value, wrong, tolerance[0] if tolerance else rel_tol):
             raise Wrong(message)
