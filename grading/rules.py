@@ -26,7 +26,7 @@ BY_SELF_CHECK = {
     "stall-bias-seed", "stall-dead-gradient", "symmetry-eps-exponent", "dynamics-modified-order",
     "broken-drift-slope", "remedies-own-revival", "remedies-larger-temperature",
     "using-min-norm", "comego-kurtosis", "broken-regime",
-    "dynamics-noise-design"}
+    "dynamics-noise-design", "comego-dead"}
 #: Answers whose order does not matter (lists of pairs).
 UNORDERED = {"comego-kinks"}
 

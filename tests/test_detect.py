@@ -78,10 +78,17 @@ def test_detect_bad_inputs():
 
 
 def test_chapter8_self_checks():
-    assert check("comego-dead", (10, 65)).ok
-    assert "bias" in check("comego-dead", (10, 64)).message
-    assert "(a)" in check("comego-dead", (75, 65)).message
-    assert check("comego-dead", 10).status == "incorrect"
+    plane = torch.tensor([[0.0, 0.0, s, t] for s in (-1.0, 0.0) for t in (-1.0, 0.0, 1.0)])
+    assert check("comego-dead", plane).ok
+    assert "general position" in check("comego-dead", plane + 0.01 * torch.randn(6, 4)).message
+    assert "too many" in check("comego-dead", plane[:, [0, 1, 2, 2]] * 0 - 1).message
+    solid = plane.clone()
+    solid[:, 1] = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0, 1.0])
+    assert "too few" in check("comego-dead", solid).message
+    assert "not dead" in check("comego-dead", plane + 5).message
+    assert "at least" in check("comego-dead", plane[:3]).message
+    assert "shape" in check("comego-dead", "points").message
+    assert "finite" in check("comego-dead", plane * float("nan")).message
     assert check("comego-gl", 22).ok and "once" in check("comego-gl", 25).message
     assert "ReLU" in check("comego-gl", 6).message and "matrices" in check("comego-gl", 16).message
     assert "each direction once" in check("comego-gl", 24).message

@@ -94,6 +94,40 @@ def as_float(answer, what: str) -> float:
     return float(answer)
 
 
+def as_function(answer, what: str):
+    """``answer`` itself when it can be called; otherwise :class:`Wrong` saying
+    ``expected <what>`` (the checks of chapters 6, 8 and 10 take functions)."""
+    if not callable(answer):
+        raise Wrong(f"expected {what}")
+    return answer
+
+
+def _same(value, target, rel_tol: float, abs_tol: float = 0.0) -> bool:
+    if isinstance(target, tuple):  # alternatives
+        return any(_same(value, t, rel_tol, abs_tol) for t in target)
+    if rel_tol == 0 and abs_tol == 0:
+        return value == target
+    return math.isclose(value, target, rel_tol=rel_tol, abs_tol=abs_tol)
+
+
+def judge(value, expected, hint: str, *, mistakes=(), rel_tol: float = 0.0,
+          abs_tol: float = 0.0):
+    """The common ending of a check: raise :class:`Wrong` with the message of the first known
+    mistake that ``value`` matches, then ``Wrong(hint)`` unless it matches ``expected``.
+
+    ``mistakes`` holds ``(wrong, message)`` or ``(wrong, message, tolerance)`` entries; ``wrong``
+    (and ``expected``) is one value or a tuple of alternatives. Numbers match within the relative
+    tolerance (the entry's own, else ``rel_tol``; exact equality at 0, which also serves words);
+    ``abs_tol`` applies to ``expected`` only. Returns ``value``. Used by the checks of chapters
+    2 to 10."""
+    for wrong, message, *tolerance in mistakes:
+        if _same(value, wrong, tolerance[0] if tolerance else rel_tol):
+            raise Wrong(message)
+    if not _same(value, expected, rel_tol, abs_tol):
+        raise Wrong(hint)
+    return value
+
+
 def as_tensor(answer, shape: tuple, what: str) -> torch.Tensor:
     try:
         value = torch.as_tensor(answer, dtype=torch.float64)

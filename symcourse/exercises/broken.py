@@ -6,7 +6,7 @@ import math
 import torch
 
 from ..theory import critical_momentum, damping_regime, exact_recursion
-from . import Wrong, as_float, self_check
+from . import Wrong, as_float, as_function, judge, self_check
 
 #: Exercise data, shared with the notebook and the tests.
 LR, DECAY = 0.1, 5e-3          # the chapter's learning rate and weight decay
@@ -25,14 +25,11 @@ def column_sum_after() -> float:
 def _column_sum(answer):
     value = as_float(answer, "the column sum after the steps")
     continuous = SUM_START * math.exp(-DECAY * LR * SUM_STEPS)
-    if math.isclose(value, SUM_START, rel_tol=1e-9):
-        raise Wrong("the gradient cannot move a column sum, but weight decay still does")
-    if math.isclose(value, continuous, rel_tol=1e-9):
-        raise Wrong("that is the continuous model's e^{−λt}; the question asks for the exact "
-                    "value after whole steps (they differ in the fourth digit)")
-    if not math.isclose(value, column_sum_after(), rel_tol=1e-9):
-        raise Wrong("write one step θ ← θ − η(g + λθ), sum it over the column and use that the "
-                    "column's gradients sum to zero")
+    judge(value, column_sum_after(), "write one step θ ← θ − η(g + λθ), sum it over the column "
+          "and use that the column's gradients sum to zero", rel_tol=1e-9, mistakes=(
+              (SUM_START, "the gradient cannot move a column sum, but weight decay still does"),
+              (continuous, "that is the continuous model's e^{−λt}; the question asks for the "
+               "exact value after whole steps (they differ in the fourth digit)")))
     return f"{value:.6f}: the same for every column, whatever the data."
 
 
@@ -60,11 +57,11 @@ def _regime(answer):
 @self_check("broken-critical-scale")
 def _critical_scale(answer):
     value = as_float(answer, "the critical momentum")
-    if math.isclose(value, critical_momentum("translation", LR, DECAY), rel_tol=1e-6):
-        raise Wrong("that is the translation quantity's; a squared norm feels weight decay twice")
-    if not math.isclose(value, critical_momentum("scale", LR, DECAY), rel_tol=1e-6):
-        raise Wrong("set the discriminant (1 − β)² − 4·m·κ to zero with m = η(1 + β)/2 and the "
-                    "scale quantity's stiffness κ, and solve the quadratic for 1 − β")
+    judge(value, critical_momentum("scale", LR, DECAY), "set the discriminant (1 − β)² − 4·m·κ "
+          "to zero with m = η(1 + β)/2 and the scale quantity's stiffness κ, and solve the "
+          "quadratic for 1 − β", rel_tol=1e-6, mistakes=(
+              (critical_momentum("translation", LR, DECAY), "that is the translation "
+               "quantity's; a squared norm feels weight decay twice"),))
     return f"β = {value:.4f}: squared norms start to oscillate at a lower momentum."
 
 
@@ -78,9 +75,8 @@ def _reference_cases():
 
 @self_check("broken-recursion")
 def _recursion(answer):
-    if not callable(answer):
-        raise Wrong(f"expected a function predict(q0, drive, lr, weight_decay, momentum), got "
-                    f"{type(answer).__name__}")
+    as_function(answer, "a function predict(q0, drive, lr, weight_decay, momentum), got "
+                f"{type(answer).__name__}")
     for q0, drive, lr, decay, beta in _reference_cases():
         try:
             got = torch.as_tensor(answer(q0, drive, lr, decay, beta), dtype=torch.float64)

@@ -4,10 +4,14 @@ from __future__ import annotations
 import torch
 
 from ..detect import coinciding_kinks
-from . import Wrong, as_float, as_int, self_check
+from . import Wrong, as_float, as_int, judge, self_check
 
-OUTGOING = 10          # outgoing weights of the dead unit in the first exercise
-FAN_IN = 64            # its incoming weights (the bias comes on top)
+#: The dead unit of the design exercise: incoming weights, bias and number of outgoing weights.
+DEAD_W = torch.tensor([1.0, -1.0, 2.0, 0.5], dtype=torch.float64)
+DEAD_B = -1.0
+DEAD_OUT = 2
+DEAD_FLAT = 4          # the count of directions flat over whole lines the design must give
+DEAD_MIN_POINTS = 6    # the data set must have at least this many points
 BYPASSED = 3           # bypassed units in the GL(k) exercise
 WIDTH = 16             # units of their layer (section 9.2's network, no output bias)
 #: The one-input layer of the kink exercise: units 1 and 4 bend at x = 0.5 facing the same
@@ -16,44 +20,56 @@ KINK_W = torch.tensor([1.0, 2.0, -1.0, 0.5, 4.0], dtype=torch.float64)
 KINK_B = torch.tensor([0.3, -1.0, 0.5, 0.1, -2.0], dtype=torch.float64)
 
 
+def _points(answer) -> torch.Tensor:
+    try:
+        X = torch.as_tensor(answer, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise Wrong(f"expected a data set: numbers of shape (n, {len(DEAD_W)}), got "
+                    f"{type(answer).__name__}") from None
+    if X.ndim != 2 or X.shape[1] != len(DEAD_W) or X.shape[0] < DEAD_MIN_POINTS:
+        raise Wrong(f"expected at least {DEAD_MIN_POINTS} points of {len(DEAD_W)} inputs, "
+                    f"shape (n, {len(DEAD_W)}); got shape {tuple(X.shape)}")
+    if not torch.isfinite(X).all():
+        raise Wrong("every coordinate must be a finite number")
+    return X
+
+
 @self_check("comego-dead")
 def _dead(answer):
-    try:
-        whole_lines, nearby = (as_int(a, "each count") for a in answer)
-    except TypeError:
-        raise Wrong("expected two whole numbers (a, b)") from None
-    except ValueError:
-        raise Wrong("expected exactly two whole numbers (a, b)") from None
-    if whole_lines != OUTGOING:
-        raise Wrong("(a): which weights multiply an output that is zero on every point, "
-                    "however large they get?")
-    if nearby == FAN_IN:
-        raise Wrong("(b): the unit also has a bias, and it gets exactly zero gradient too")
-    if nearby == 0:
-        raise Wrong("(b): does a small move of the incoming weights change any point's side "
-                    "of zero?")
-    if nearby != FAN_IN + 1:
-        raise Wrong("(b): count the parameters that feed the unit's pre-activation")
-    return (f"({whole_lines}, {nearby}): the outgoing weights are flat globally, the incoming "
-            "weights and bias only until the unit fires somewhere.")
+    X = _points(answer)
+    firing = (X @ DEAD_W + DEAD_B >= 0).nonzero().flatten().tolist()
+    if firing:
+        raise Wrong(f"the unit is not dead: its pre-activation is >= 0 on point(s) {firing}; "
+                    "keep every point on the side where w·x + b < 0")
+    rank = int(torch.linalg.matrix_rank(torch.cat([X, torch.ones(len(X), 1,
+                                                                  dtype=X.dtype)], 1)))
+    flat = DEAD_OUT + len(DEAD_W) + 1 - rank
+    if flat == DEAD_OUT:
+        raise Wrong("with points in general position only the outgoing weights are flat over "
+                    "whole lines: which moves of (w, b) leave every point's w·x + b unchanged?")
+    if flat > DEAD_FLAT:
+        raise Wrong("too many whole flat lines: your points span too little; spread them out "
+                    "in one more direction")
+    if flat != DEAD_FLAT:
+        raise Wrong("too few whole flat lines: a move (v, c) of (w, b) is flat for every size "
+                    "when v·x + c = 0 on every point; how many such moves does your data allow?")
+    return (f"{flat} directions flat over whole lines: the {DEAD_OUT} outgoing weights and "
+            f"{flat - DEAD_OUT} moves of (w, b) orthogonal to every (x, 1); the other {rank} "
+            "incoming directions are flat only until the unit fires somewhere.")
 
 
 @self_check("comego-gl")
 def _gl(answer):
     answer = as_int(answer, "the number of directions")
     k, others = BYPASSED, WIDTH - BYPASSED
-    if answer == k * k + WIDTH:
-        raise Wrong("the rescalings of the bypassed units are already inside GL(k): count them "
-                    "once")
-    if answer in (k * k, k * k - k):
-        raise Wrong("the other units of the layer are ReLU units too: what symmetry does each "
-                    "of them keep?")
-    if answer in (WIDTH, others, others + k * k - k - 1):
-        raise Wrong("the bypassed units allow more than their rescalings: which k × k matrices "
-                    "can be inserted between the two layers?")
-    if answer != k * k + others:
-        raise Wrong("count the mixings of the bypassed units and the symmetries of the other "
-                    "units, each direction once")
+    judge(answer, k * k + others, "count the mixings of the bypassed units and the symmetries "
+          "of the other units, each direction once", mistakes=(
+              (k * k + WIDTH, "the rescalings of the bypassed units are already inside GL(k): "
+               "count them once"),
+              ((k * k, k * k - k), "the other units of the layer are ReLU units too: what "
+               "symmetry does each of them keep?"),
+              ((WIDTH, others, others + k * k - k - 1), "the bypassed units allow more than "
+               "their rescalings: which k × k matrices can be inserted between the two layers?")))
     return (f"{answer}: GL({k}) gives {k * k} (its diagonal holds the bypassed units' own "
             f"rescalings) and each of the other {others} units its rescaling.")
 

@@ -1,12 +1,10 @@
 """Self-checks for chapter 4 (conservation laws under gradient flow)."""
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..conservation import gradient_descent
-from . import Wrong, as_float, as_int, as_tensor, self_check
+from . import Wrong, as_float, as_int, as_tensor, judge, self_check
 
 #: Exercise data, shared with the notebook and the tests.
 NEURON_IN = (3.0, -1.0, 2.0)  # incoming weights and bias of one ReLU neuron
@@ -32,28 +30,23 @@ def _rescale_value(answer):
     value = as_float(answer, "the conserved value of the neuron")
     target = rescale_value()
     total = sum(w * w for w in NEURON_IN) + sum(w * w for w in NEURON_OUT)
-    if math.isclose(value, total, rel_tol=1e-9):
-        raise Wrong("the two squared norms are subtracted, not added")
-    if math.isclose(value, -target, rel_tol=1e-9):
-        raise Wrong("check the sign: incoming minus outgoing")
-    if not math.isclose(value, target, rel_tol=1e-9, abs_tol=1e-12):
-        raise Wrong("use squared Euclidean norms, and count the bias among the incoming weights")
+    judge(value, target, "use squared Euclidean norms, and count the bias among the incoming "
+          "weights", rel_tol=1e-9, abs_tol=1e-12, mistakes=(
+              (total, "the two squared norms are subtracted, not added"),
+              (-target, "check the sign: incoming minus outgoing")))
     return f"{value:g}: it stays at this value for the whole of gradient flow."
 
 
 @self_check("conservation-linear-count")
 def _linear_count(answer):
     answer = as_int(answer, "the number of independent balance quantities")
-    if answer == 50:
-        raise Wrong("each balance matrix is symmetric: an entry below the diagonal is the same "
-                    "function as its mirror image above it")
-    if answer in (25, 15, 10):
-        raise Wrong("there is one balance matrix per pair of neighbouring layers; count the "
-                    "distinct entries of each and add them up")
-    if answer != 30:
-        raise Wrong("count the entries on and above the diagonal of each symmetric balance "
-                    "matrix, add over the pairs of neighbouring layers, and compare with the "
-                    "rank of the Jacobian of all fifty quantities")
+    judge(answer, 30, "count the entries on and above the diagonal of each symmetric balance "
+          "matrix, add over the pairs of neighbouring layers, and compare with the rank of the "
+          "Jacobian of all fifty quantities", mistakes=(
+              (50, "each balance matrix is symmetric: an entry below the diagonal is the same "
+               "function as its mirror image above it"),
+              ((25, 15, 10), "there is one balance matrix per pair of neighbouring layers; count "
+               "the distinct entries of each and add them up")))
     return ("30 = 15 + 15: the distinct entries of the two symmetric 5 × 5 balance matrices, "
             "and they do not constrain each other.")
 
@@ -62,28 +55,22 @@ def _linear_count(answer):
 def _gd_drift(answer):
     value = as_float(answer, "the change of u² − v²")
     target = gd_imbalance_change()
-    if value == 0:
-        raise Wrong("gradient *descent* takes finite steps; run it and measure the change")
-    if math.isclose(value, -target, rel_tol=1e-6):
-        raise Wrong("check the sign: final value minus initial value")
-    if not math.isclose(value, target, rel_tol=1e-6):
-        raise Wrong(f"run {GD_STEPS} steps of plain gradient descent with learning rate {GD_LR} "
-                    f"from (u, v) = {GD_START} on ½(uv − 1)², in float64")
+    judge(value, target, f"run {GD_STEPS} steps of plain gradient descent with learning rate "
+          f"{GD_LR} from (u, v) = {GD_START} on ½(uv − 1)², in float64", rel_tol=1e-6, mistakes=(
+              (0, "gradient *descent* takes finite steps; run it and measure the change", 0.0),
+              (-target, "check the sign: final value minus initial value")))
     return f"u² − v² moved by {value:.6f}: finite steps break the conservation law."
 
 
 @self_check("conservation-narrow-count")
 def _narrow_count(answer):
     answer = as_int(answer, "the number of conservation laws")
-    if answer == 6:
-        raise Wrong("that is r(r+1)/2, the number of entries of the symmetric matrix UᵀU − VᵀV; "
-                    "here that matrix has low rank, so its entries are not independent")
-    if answer == 3:
-        raise Wrong("one law per hidden neuron is the count for ReLU; a linear network keeps "
-                    "more symmetries")
-    if answer != 5:
-        raise Wrong("every gradient field is a multiple of one field: find the dimension of the "
-                    "Lie algebra they generate and subtract it from the number of parameters")
+    judge(answer, 5, "every gradient field is a multiple of one field: find the dimension of the "
+          "Lie algebra they generate and subtract it from the number of parameters", mistakes=(
+              (6, "that is r(r+1)/2, the number of entries of the symmetric matrix UᵀU − VᵀV; "
+               "here that matrix has low rank, so its entries are not independent"),
+              (3, "one law per hidden neuron is the count for ReLU; a linear network keeps more "
+               "symmetries")))
     return ("5 = 6 − 1: the fields span one direction, and uuᵀ − vvᵀ has rank two, so its "
             "vanishing determinant ties its six entries together.")
 

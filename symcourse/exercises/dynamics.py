@@ -7,7 +7,7 @@ import torch
 
 from ..conservation import softmax_loss
 from ..dynamics import batch_gradients
-from . import Wrong, as_float, as_tensor, self_check
+from . import Wrong, as_float, as_tensor, judge, self_check
 
 #: Exercise data, shared with the notebook and the tests.
 COEF_LR, COEF_BETA = 0.1, 0.5  # learning rate and momentum of the coefficient exercise
@@ -31,15 +31,13 @@ def decayed_sum() -> float:
 def _coefficient(answer):
     value = as_float(answer, "the coefficient of |∇L|²")
     target = coefficient()
-    if math.isclose(value, COEF_LR / 4, rel_tol=1e-9):
-        raise Wrong("that is the coefficient without momentum; β enters the expansion twice")
-    if math.isclose(value, target / (1 - COEF_BETA), rel_tol=1e-9) or \
-            math.isclose(value, target * (1 - COEF_BETA), rel_tol=1e-9):
-        raise Wrong("close: count the factors of (1 − β) again — keep the overall 1/(1 − β) "
-                    "outside the bracket")
-    if not math.isclose(value, target, rel_tol=1e-9):
-        raise Wrong("expand both differences θ_{k+1} − θ_k and θ_k − θ_{k−1} to second order "
-                    "in the learning rate and use θ'' ≈ H∇L/(1 − β)²")
+    judge(value, target, "expand both differences θ_{k+1} − θ_k and θ_k − θ_{k−1} to second "
+          "order in the learning rate and use θ'' ≈ H∇L/(1 − β)²", rel_tol=1e-9, mistakes=(
+              (COEF_LR / 4, "that is the coefficient without momentum; β enters the expansion "
+               "twice"),
+              ((target / (1 - COEF_BETA), target * (1 - COEF_BETA)),
+               "close: count the factors of (1 − β) again — keep the overall 1/(1 − β) outside "
+               "the bracket")))
     return f"{value:g}: the correction grows quickly as β approaches 1."
 
 
@@ -47,13 +45,12 @@ def _coefficient(answer):
 def _decay(answer):
     value = as_float(answer, "the quantity q at the final time")
     target = decayed_sum()
-    if math.isclose(value, DECAY_START, rel_tol=1e-9):
-        raise Wrong("without weight decay q would be conserved, but the decay term acts on it")
-    if math.isclose(value, DECAY_START * math.exp(-2 * DECAY_RATE * DECAY_TIME), rel_tol=1e-6):
-        raise Wrong("check the factor in the exponent: differentiate (λ/2)|θ|² carefully")
-    if not math.isclose(value, target, rel_tol=1e-6):
-        raise Wrong("write down dq/dt: the loss contributes nothing along a symmetry, so only "
-                    "the decay term remains; solve the linear equation")
+    judge(value, target, "write down dq/dt: the loss contributes nothing along a symmetry, so "
+          "only the decay term remains; solve the linear equation", rel_tol=1e-6, mistakes=(
+              (DECAY_START, "without weight decay q would be conserved, but the decay term acts "
+               "on it", 1e-9),
+              (DECAY_START * math.exp(-2 * DECAY_RATE * DECAY_TIME),
+               "check the factor in the exponent: differentiate (λ/2)|θ|² carefully")))
     return f"{value:.4f}: an exponential decay that no data can stop."
 
 
@@ -114,13 +111,11 @@ def _law_name(answer) -> str:
 @self_check("dynamics-adam-law")
 def _adam_law(answer):
     name = _law_name(answer)
-    if name in ("u^2-v^2", "v^2-u^2"):
-        raise Wrong("that is gradient flow's law; Adam's early steps are close to −η·sign(g)")
-    if name in ("u-v", "v-u"):
-        raise Wrong("that holds when g_u and g_v have the same sign; work out their signs at "
-                    "(2, −0.1), where the residual uv − 1 is negative")
-    if name not in ("u+v", "v+u"):
-        raise Wrong("with sign-like steps each coordinate moves by about η; which combination "
-                    "of u and v do two such steps leave unchanged?")
+    judge(name, ("u+v", "v+u"), "with sign-like steps each coordinate moves by about η; which "
+          "combination of u and v do two such steps leave unchanged?", mistakes=(
+              (("u^2-v^2", "v^2-u^2"), "that is gradient flow's law; Adam's early steps are close "
+               "to −η·sign(g)"),
+              (("u-v", "v-u"), "that holds when g_u and g_v have the same sign; work out their "
+               "signs at (2, −0.1), where the residual uv − 1 is negative")))
     return ("u + v: the two coordinates move in opposite directions until v changes sign; "
             "after that they move together and u − v is kept instead.")

@@ -1,14 +1,12 @@
 """Self-checks for chapter 3 (symmetry and the geometry of the gradient)."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from .. import symmetry
 from ..data import spiral_task
-from . import Wrong, as_float, as_int, as_tensor, self_check
+from . import Wrong, as_float, as_int, as_tensor, judge, self_check
 
 #: Exercise ``symmetry-scale-factor``: the factor that multiplies the normalised first layer.
 SCALE_ALPHA = 3.0
@@ -34,18 +32,15 @@ def _scale_factor(answer):
     alpha = SCALE_ALPHA
     if value <= 0:
         raise Wrong("a learning rate factor is positive")
-    if math.isclose(value, 1.0):
-        raise Wrong("with the same learning rate the scaled weights take shorter steps: the "
-                    "gradient there is smaller, and the step must also be longer to keep pace")
-    if math.isclose(value, alpha):
-        raise Wrong("that makes up for the larger weights, but the gradient at alpha theta is "
-                    "also smaller; write the step from alpha theta and compare its end point "
-                    "with alpha times the original step's end point")
-    if math.isclose(value, 1 / alpha) or math.isclose(value, alpha ** -2):
-        raise Wrong("the scaled weights need longer steps, not shorter ones")
-    if not math.isclose(value, alpha ** 2, rel_tol=1e-9):
-        raise Wrong("use grad L(alpha theta) = grad L(theta) / alpha on the group and ask when "
-                    "one step from alpha theta lands on alpha times the original step's end")
+    judge(value, alpha ** 2, "use grad L(alpha theta) = grad L(theta) / alpha on the group and "
+          "ask when one step from alpha theta lands on alpha times the original step's end",
+          rel_tol=1e-9, mistakes=(
+              (1.0, "with the same learning rate the scaled weights take shorter steps: the "
+               "gradient there is smaller, and the step must also be longer to keep pace"),
+              (alpha, "that makes up for the larger weights, but the gradient at alpha theta is "
+               "also smaller; write the step from alpha theta and compare its end point with "
+               "alpha times the original step's end point"),
+              ((1 / alpha, alpha ** -2), "the scaled weights need longer steps, not shorter ones")))
     return ("alpha squared: on a scale group the effective learning rate is eta / |theta|^2, "
             "so weights that grow slow down their own training.")
 
@@ -78,11 +73,11 @@ def _weight_decay(answer):
     if abs(value) < 1e-9 * abs(expected):
         raise Wrong("that would hold without weight decay; here the loss includes "
                     "(lambda/2)|theta|^2, whose gradient is not orthogonal to the generator")
-    if math.isclose(value, -expected, rel_tol=1e-6):
-        raise Wrong("check the sign: the outgoing weights enter the generator with a minus sign")
-    if not math.isclose(value, expected, rel_tol=1e-6):
-        raise Wrong("use symcourse.exercises.symmetry.decay_setup() for the network, parameters, "
-                    "loss and group, and compute the inner product of the gradient with the generator")
+    judge(value, expected, "use symcourse.exercises.symmetry.decay_setup() for the network, "
+          "parameters, loss and group, and compute the inner product of the gradient with the "
+          "generator", rel_tol=1e-6, mistakes=(
+              (-expected, "check the sign: the outgoing weights enter the generator with a minus "
+               "sign"),))
     return f"<grad L, xi> = {value:.6f}, exactly lambda (|theta_in|^2 - |theta_out|^2)."
 
 
@@ -123,19 +118,16 @@ def _count_layernorm(answer):
     scale = len(symmetry.scale_groups(net))
     rescale = len(symmetry.rescale_groups(net, skip_blocked=True))  # second layer only
     expected = head + centring + scale + rescale
-    if answer == expected + 8:
-        raise Wrong("the first layer's neurons are not rescale groups: the normalisation mixes "
-                    "all of a sample's pre-activations, so scaling one neuron changes the others")
-    if answer in (expected - centring, expected - centring + 8):
-        raise Wrong("the LayerNorm also subtracts the mean: the layer before it has translation "
-                    "groups too")
-    if answer == expected + 7:
-        raise Wrong("LayerNorm over all 8 outputs gives one scale group for the whole layer, "
-                    "not one per row")
-    if answer == expected - 1:
-        raise Wrong("the normalisation also divides by the standard deviation: a scale group")
-    if answer != expected:
-        raise Wrong("go layer by layer: the softmax head, the normalisation's centring and "
-                    "scale, and the hidden neurons between homogeneous layers")
+    judge(answer, expected, "go layer by layer: the softmax head, the normalisation's centring "
+          "and scale, and the hidden neurons between homogeneous layers", mistakes=(
+              (expected + 8, "the first layer's neurons are not rescale groups: the "
+               "normalisation mixes all of a sample's pre-activations, so scaling one neuron "
+               "changes the others"),
+              ((expected - centring, expected - centring + 8), "the LayerNorm also subtracts "
+               "the mean: the layer before it has translation groups too"),
+              (expected + 7, "LayerNorm over all 8 outputs gives one scale group for the whole "
+               "layer, not one per row"),
+              (expected - 1, "the normalisation also divides by the standard deviation: a scale "
+               "group")))
     return (f"{expected}: {head} at the head, {centring} from the centring, {scale} scale "
             f"group and {rescale} rescale groups.")

@@ -7,7 +7,7 @@ import torch
 
 from ..data import spiral_task
 from ..teleport import NotASymmetry, check_invariance, deep_relu_mlp, flat_parameters
-from . import Wrong, as_float, as_int, self_check
+from . import Wrong, as_float, as_function, as_int, judge, self_check
 
 DEPTH, WIDTH = 12, 24                 # the chapter's network
 GRAD_IN, GRAD_OUT = 3.0, 1.0          # gradient norms of one neuron in the ratio exercise
@@ -17,12 +17,10 @@ GRAD_IN, GRAD_OUT = 3.0, 1.0          # gradient norms of one neuron in the rati
 def _count(answer):
     answer = as_int(answer, "the number of groups")
     target = (DEPTH - 1) * WIDTH
-    if answer == DEPTH * WIDTH:
-        raise Wrong("the output layer's units feed the softmax, not another layer: they have "
-                    "no outgoing weights to compensate")
-    if answer != target:
-        raise Wrong("one group per hidden neuron; count the hidden layers between the first and "
-                    "the last Linear layer")
+    judge(answer, target, "one group per hidden neuron; count the hidden layers between the "
+          "first and the last Linear layer", mistakes=(
+              (DEPTH * WIDTH, "the output layer's units feed the softmax, not another layer: "
+               "they have no outgoing weights to compensate"),))
     return f"{answer} rescale groups, one per hidden neuron."
 
 
@@ -30,21 +28,18 @@ def _count(answer):
 def _min_ratio(answer):
     value = as_float(answer, "the scale α of the incoming weights")
     target = math.sqrt(GRAD_IN / GRAD_OUT)
-    if math.isclose(value, 1 / target, rel_tol=1e-6):
-        raise Wrong("inverted: the incoming gradient shrinks as 1/α when the incoming weights "
-                    "grow by α")
-    if math.isclose(value, GRAD_IN / GRAD_OUT, rel_tol=1e-6):
-        raise Wrong("close: the gradients enter squared, minimise |g_in|²/α² + α²|g_out|²")
-    if not math.isclose(value, target, rel_tol=1e-6):
-        raise Wrong("after the move the neuron's squared gradient norm is |g_in|²/α² + "
-                    "α²|g_out|²; set its derivative in α to zero")
+    judge(value, target, "after the move the neuron's squared gradient norm is |g_in|²/α² + "
+          "α²|g_out|²; set its derivative in α to zero", rel_tol=1e-6, mistakes=(
+              (1 / target, "inverted: the incoming gradient shrinks as 1/α when the incoming "
+               "weights grow by α"),
+              (GRAD_IN / GRAD_OUT, "close: the gradients enter squared, minimise |g_in|²/α² + "
+               "α²|g_out|²")))
     return f"α = {value:.4f}: the two parts of the gradient then have equal norms."
 
 
 @self_check("using-rescale-neuron")
 def _rescale_neuron(answer):
-    if not callable(answer):
-        raise Wrong("expected a function rescale_neuron(model, layer, k, alpha)")
+    as_function(answer, "a function rescale_neuron(model, layer, k, alpha)")
     task = spiral_task(n_points=60, dtype=torch.float64)
     model = deep_relu_mlp(in_dim=2, width=5, depth=3, classes=3, seed=3)
     with torch.no_grad():  # He initialisation leaves biases at zero: forgetting them would pass
