@@ -8,7 +8,7 @@
    (the submission's own copy; the submissions folder is only ever read);
 3. starts this file as a worker process in a new session, with a minimal environment (``HOME``,
    caches and the working directory inside the temporary folder), resource limits
-   (``resource.setrlimit``: address space, CPU time, file size) inherited by the kernel, and a
+   (``resource.setrlimit``: private writable memory, CPU time, file size) inherited by the kernel, and a
    wall-clock limit after which the whole process group is killed;
 4. where Linux allows unprivileged user namespaces, starts the worker through ``unshare``
    (new user, mount, PID and network namespaces: no network but loopback): the worker mounts an empty tmpfs over the
@@ -45,7 +45,8 @@ MAX_NOTEBOOK_BYTES = 20 * 2**20
 
 @dataclass(frozen=True)
 class Limits:
-    """Per submission: seconds per cell, seconds in all, bytes of address space, file size."""
+    """Per submission: seconds per cell, seconds in all, bytes of private writable memory (the
+    data limit), file size."""
 
     cell_seconds: float = 120.0
     total_seconds: float = 600.0
@@ -133,7 +134,11 @@ def folders_to_hide(extra: list[Path]) -> list[str]:
 
 def _limit_resources(limits: Limits):
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        # The data limit counts what a submission allocates (heap, anonymous mappings, thread
+        # stacks) but not the shared libraries it maps. An address-space limit (RLIMIT_AS) of
+        # 4 GB stopped `import torch` itself with pip's CUDA build of torch (Python 3.12/3.13,
+        # Colab), which maps several GB of libraries: every submission "could not run".
+        resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
         cpu = int(limits.total_seconds) + 5
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
