@@ -109,24 +109,6 @@ def perfect_theta(dtype: torch.dtype = torch.float64) -> torch.Tensor:
     return torch.tensor([[[1.0, 2.0, 0.0], [3.0, 1.0, 0.0]]], dtype=dtype)
 
 
-def has_bias(theta: torch.Tensor, in_dim: int) -> bool:
-    """Whether batched parameters *could* carry a bias column, judged from their last size.
-
-    The shapes alone cannot tell a biased network from a bias-free one with one input more, so
-    no computation in ``symcourse`` relies on this: :func:`unit_outputs` and the functions built
-    on it take ``bias=`` (default True, the course's network) and check the shapes against it.
-    """
-    _checks.tensor("theta", theta, ndim=None)
-    _checks.positive("in_dim", in_dim, integer=True)
-    if theta.ndim == 0:
-        raise ValueError("theta must have at least one dimension")
-    if theta.shape[-1] == in_dim + 1:
-        return True
-    if theta.shape[-1] == in_dim:
-        return False
-    raise ValueError(f"theta's last dimension must be in_dim ({in_dim}) or in_dim + 1, got {theta.shape[-1]}")
-
-
 def augment(X: torch.Tensor, bias: bool) -> torch.Tensor:
     """Append a column of ones to ``X`` when the units have biases."""
     _checks.tensor("X", X, ndim=2, floating=False)

@@ -148,7 +148,6 @@ CASES = [
     Case(models.init_theta, lambda: dict(seeds=2),
          dict(seeds="seeds", in_dim=P, units=P, bias="flag", dtype="dtype")),
     Case(models.perfect_theta, lambda: dict(), dict(dtype="dtype")),
-    Case(models.has_bias, lambda: dict(theta=theta_batch(), in_dim=2), dict(theta="tensor_any", in_dim=P)),
     Case(models.augment, lambda: dict(X=points(), bias=True), dict(X="tensor_loose", bias="flag")),
     Case(models.unit_outputs, lambda: dict(theta=theta_batch(), X=points()), dict(theta="tensor", X="tensor")),
     Case(models.predict, lambda: dict(theta=theta_batch(), X=points()), dict(theta="tensor", X="tensor")),

@@ -361,16 +361,6 @@ def test_perfect_theta_solves_the_stall_task_exactly():
     assert models.perfect_theta(torch.float32).dtype == torch.float32
 
 
-def test_has_bias():
-    assert models.has_bias(torch.zeros(4, 2, 3), 2) is True
-    assert models.has_bias(torch.zeros(4, 2, 2), 2) is False
-    assert models.has_bias(torch.zeros(2, 4), 3) is True  # a single network works too
-    with pytest.raises(ValueError, match="in_dim"):
-        models.has_bias(torch.zeros(4, 2, 5), 2)
-    with pytest.raises(ValueError, match="in_dim"):
-        models.has_bias(torch.zeros(4, 2, 1), 2)
-
-
 def test_augment():
     X = torch.tensor([[0.5, 0.25], [1.0, 2.0], [3.0, 4.0]])
     with_ones = models.augment(X, True)
