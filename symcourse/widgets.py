@@ -118,9 +118,14 @@ class Explorer:
     defaults) is the static fallback the built book shows. Chapter 1.
 
     Displayed in a notebook, an explorer offers two renderings of itself: the live widget
-    (JupyterLab, Colab: anything with a widget manager) and :meth:`static_html`, a small offline
-    control over figures precomputed on :meth:`static_positions` (the built book, which needs
-    neither kernel nor network). Subclasses choose the positions with :attr:`static_grid`.
+    (JupyterLab, Colab: anything with a widget manager) and, for frontends without one, the
+    figure it shows (:meth:`fallback_html`). The built book, which needs neither kernel nor
+    network, gets :meth:`static_html` instead: a small offline control over figures precomputed
+    on :meth:`static_positions` (subclasses choose them with :attr:`static_grid`). Drawing
+    those frames costs seconds a learner running the notebook does not need, so they are drawn
+    only on request, after the chapter has run: :func:`offline_controls` draws them for every
+    explorer displayed so far, and ``tools/execute_notebooks.py`` puts them into the stored
+    outputs the book is built from.
     """
 
     #: Control name -> the values it takes in the static book; other controls keep their
@@ -150,9 +155,11 @@ class Explorer:
                 display(fig)
         plt.close(fig)
 
-    def static_positions(self) -> dict[str, list]:
+    def static_positions(self, values: dict | None = None) -> dict[str, list]:
         """Control name -> the values the static book offers, sorted, always including the
-        control's current value (so the book's own settings are among the frames)."""
+        control's current value (or its value in ``values``), so the book's own settings are
+        among the frames."""
+        current_values = self._values() if values is None else values
         if self.static_grid is None:
             sliders = [name for name, c in self.controls.items()
                        if isinstance(c, (widgets.IntSlider, widgets.FloatSlider,
@@ -165,23 +172,24 @@ class Explorer:
                                  f"the controls are {sorted(self.controls)}")
             grid = self.static_grid
         positions = {}
-        for name, values in grid.items():
-            values = list(values)
-            current = self.controls[name].value
-            if not any(_same(v, current) for v in values):
-                values.append(current)
-            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-                values = sorted(values)
-            positions[name] = values
+        for name, grid_values in grid.items():
+            offered = list(grid_values)
+            current = current_values[name]
+            if not any(_same(v, current) for v in offered):
+                offered.append(current)
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in offered):
+                offered = sorted(offered)
+            positions[name] = offered
         return positions
 
-    def static_frames(self) -> tuple[dict[str, list], dict[str, str]]:
+    def static_frames(self, values: dict | None = None) -> tuple[dict[str, list], dict[str, str]]:
         """``(positions, frames)``: every combination of :meth:`static_positions` drawn once;
-        ``frames`` maps ``"i,j,..."`` (the index of each control's value) to a base64 PNG."""
+        ``frames`` maps ``"i,j,..."`` (the index of each control's value) to a base64 PNG.
+        ``values`` (default: the controls' current values) fixes the other controls."""
         import itertools
 
-        positions = self.static_positions()
-        fixed = self._values()
+        fixed = self._values() if values is None else dict(values)
+        positions = self.static_positions(fixed)
         frames = {}
         for index in itertools.product(*(range(len(v)) for v in positions.values())):
             values = dict(fixed, **{name: positions[name][i]
@@ -190,16 +198,18 @@ class Explorer:
             frames[",".join(map(str, index))] = _figure_png(fig)
         return positions, frames
 
-    def static_html(self) -> str:
+    def static_html(self, values: dict | None = None) -> str:
         """A self-contained offline control: one range input per varied control switching
-        among the precomputed frames (inline PNG data, inline script, no request)."""
+        among the precomputed frames (inline PNG data, inline script, no request). ``values``
+        (default: the controls' current values) is the setting it starts at."""
         import html
         import json
 
-        positions, frames = self.static_frames()
-        fixed = {name: value for name, value in self._values().items() if name not in positions}
-        start = [next(i for i, v in enumerate(values) if _same(v, self.controls[name].value))
-                 for name, values in positions.items()]
+        values = self._values() if values is None else dict(values)
+        positions, frames = self.static_frames(values)
+        fixed = {name: value for name, value in values.items() if name not in positions}
+        start = [next(i for i, v in enumerate(offered) if _same(v, values[name]))
+                 for name, offered in positions.items()]
         rows = []
         for k, (name, values) in enumerate(positions.items()):
             label = html.escape(self.controls[name].description or name)
@@ -239,12 +249,36 @@ class Explorer:
         return ", ".join(f"{self.controls[n].description or n} {_shown(values[i])}"
                          for (n, values), i in zip(positions.items(), index))
 
+    def fallback_html(self) -> str:
+        """The figure at the current setting, for a frontend without widgets; marked
+        (``symcourse-explorer-fallback``) so that the built book's offline control can take its
+        place (:func:`offline_controls`)."""
+        import html
+
+        fig, _info = self.draw(**self._values())
+        described = ", ".join(f"{c.description or n} {_shown(c.value)}" for n, c in self.controls.items())
+        return (f'<div class="symcourse-explorer-fallback"><img src="data:image/png;base64,'
+                f'{_figure_png(fig)}" alt="explorer figure at {html.escape(described)}"></div>')
+
     def _ipython_display_(self):
         from IPython.display import display
 
         bundle = self.widget._repr_mimebundle_()
-        bundle["text/html"] = self.static_html()
+        bundle["text/html"] = self.fallback_html()
+        _DISPLAYED.append((self, self._values()))
         display(bundle, raw=True)
+
+
+#: Explorers displayed in this Python session, with their settings when displayed, in order.
+_DISPLAYED: list[tuple[Explorer, dict]] = []
+
+
+def offline_controls() -> list[str]:
+    """:meth:`Explorer.static_html` of every explorer displayed so far in this session, at the
+    setting it was displayed with, in display order. ``tools/execute_notebooks.py`` calls it
+    after a chapter has run and puts each control in place of that explorer's
+    :meth:`~Explorer.fallback_html` in the stored outputs. Chapter 1."""
+    return [explorer.static_html(values) for explorer, values in _DISPLAYED]
 
 
 #: Learning rates the stall explorer offers (Adam; the book's setting is 0.02).
@@ -389,6 +423,14 @@ def _small_mnist1d():
     return mnist1d_task(n_samples=BROKEN_SAMPLES)
 
 
+@lru_cache(maxsize=64)
+def _broken_run(lr: float, weight_decay: float, momentum: float):
+    """The explorer's training run, kept: the fallback figure and the book's frames repeat it."""
+    model = symmetric_classifier(hidden=BROKEN_HIDDEN, seed=0)
+    return train_recorded(model, _small_mnist1d(), lr, BROKEN_STEPS, weight_decay=weight_decay,
+                          momentum=momentum)
+
+
 def broken_conservation_explorer_figure(lr: float = 0.1, weight_decay: float = 5e-3,
                                         momentum: float = 0.9):
     """Train chapter 6's classifier (16 hidden units, batch 100) with SGD and draw, for each
@@ -397,9 +439,9 @@ def broken_conservation_explorer_figure(lr: float = 0.1, weight_decay: float = 5
     exact recursion and of the continuous model. Chapter 6's explorer and its static fallback
     both use it."""
     _checks.positive("lr", lr)
-    model = symmetric_classifier(hidden=BROKEN_HIDDEN, seed=0)
-    run = train_recorded(model, _small_mnist1d(), lr, BROKEN_STEPS, weight_decay=weight_decay,
-                         momentum=momentum)
+    _checks.positive("weight_decay", weight_decay, allow_zero=True)
+    _checks.in_range("momentum", momentum, 0.0, 1.0, high_open=True)
+    run = _broken_run(float(lr), float(weight_decay), float(momentum))
     fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.0), layout="constrained")
     info = {"lr": lr, "weight_decay": weight_decay, "momentum": momentum}
     for ax, kind in zip(axes, KINDS):

@@ -837,15 +837,26 @@ def test_an_explorer_offers_the_current_value_and_every_grid_position():
     assert all(png_dpi(base64.b64decode(png)) for png in frames.values())
 
 
-def test_an_explorer_displays_the_live_widget_and_the_offline_control(monkeypatch):
+def test_an_explorer_displays_the_live_widget_and_later_gives_its_offline_control(monkeypatch):
     import IPython.display
+
+    from symcourse import widgets
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    monkeypatch.setattr(widgets, "_DISPLAYED", [])
     explorer = _line_explorer()
     explorer._ipython_display_()
+    # a learner's run draws one figure for frontends without widgets, not the book's frames
     assert set(shown[0]) == {"text/plain", WIDGET_VIEW, "text/html"}
-    assert 'class="symcourse-static-explorer"' in shown[0]["text/html"]
+    assert 'class="symcourse-explorer-fallback"' in shown[0]["text/html"]
+    assert "symcourse-static-explorer" not in shown[0]["text/html"]
+    # the book's offline control, asked for after the run, starts at the displayed setting
+    # even when the sliders moved since
+    explorer.controls["a"].value = -1.0
+    (control,) = widgets.offline_controls()
+    assert 'class="symcourse-static-explorer"' in control
+    assert 'max="3" step="1" value="2"' in control, "should start at a = 0.5 (index 2 of 4)"
     explorer.static_grid = {"b": [1]}
     with pytest.raises(ValueError, match="unknown controls"):
         explorer.static_positions()

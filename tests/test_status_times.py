@@ -38,3 +38,11 @@ def test_suite_sentence_from_the_record(tmp_path):
     sentence = coursetools.suite_sentence(coursetools.read_suite_record(path))
     assert sentence == ("Test suite: the last full run took 8 min 08 s (312 tests, 2 workers, "
                         "2026-11-30 07:40 UTC, commit abc1234).")
+
+
+def test_rows_report_the_explorer_frames_apart():
+    nb = _nb(12.8)
+    assert coursetools._status_row(nb, 60.0, 30.0)[-1] == "—"  # an older run: not recorded
+    nb["metadata"]["symcourse"]["executed"]["offline_seconds"] = 3.4
+    row = coursetools._status_row(nb, 60.0, 30.0)
+    assert row[0] == "12.8" and row[-1] == "3.4", row

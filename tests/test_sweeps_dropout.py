@@ -27,9 +27,9 @@ def masked_loop(task, seeds, *, units, bias, before, after, steps, dropout_seed=
     for _ in range(steps + 1):
         m_in = m_out = None
         if before:
-            m_in = (torch.rand((S, N, D), generator=generator) >= before).double() / (1 - before)
+            m_in = sweeps.dropout_keep((S, N, D), before, generator).double() / (1 - before)
         if after:
-            m_out = (torch.rand((S, units, N), generator=generator) >= after).double() / (1 - after)
+            m_out = sweeps.dropout_keep((S, units, N), after, generator).double() / (1 - after)
         masks.append((m_in, m_out))
     theta0 = models.init_theta(seeds, D, units, bias, dtype=torch.float64)
     finals, losses = [], []
@@ -95,3 +95,59 @@ def test_gram_dropout_float32_gives_the_same_outcomes_as_the_exact_engine():
     exact = sweeps.train_sweep(task, 40, **kwargs)
     fast = sweeps.train_sweep(task, 40, engine="gram", **kwargs)
     torch.testing.assert_close(fast.theta, exact.theta, rtol=1e-3, atol=1e-3)
+
+
+# ---- the masks themselves (sweeps.dropout_keep) ----
+
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.9])
+def test_dropout_keep_drops_each_entry_with_probability_p(p):
+    generator = torch.Generator().manual_seed(5)
+    keep = sweeps.dropout_keep((40, 3, 1000), p, generator)
+    assert keep.shape == (40, 3, 1000) and keep.dtype == torch.bool
+    n = keep.numel()
+    dropped = int((~keep).sum())
+    sd = (n * p * (1 - p)) ** 0.5
+    assert abs(dropped - n * p) < 5 * sd, f"dropped {dropped} of {n}, expected {n * p:.0f} ± {sd:.0f}"
+    # independence along the sequence: a dropped entry is followed by a dropped one with prob. p
+    flat = ~keep.reshape(-1)
+    after_drop = flat[1:][flat[:-1]].double().mean().item()
+    assert abs(after_drop - p) < 5 * (p * (1 - p) / dropped) ** 0.5, (
+        f"P(drop | previous dropped) = {after_drop:.4f}, expected {p}")
+    # and no position of the array is favoured: both halves of the last axis alike
+    halves = (~keep).double().view(40, 3, 2, 500).mean(dim=(0, 1, 3))
+    assert (halves - p).abs().max() < 5 * (p * (1 - p) / (n / 2)) ** 0.5, f"halves {halves.tolist()}"
+
+
+def test_dropout_keep_is_reproducible_and_advances_the_generator():
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    a, b = sweeps.dropout_keep((7, 500), 0.2, g1), sweeps.dropout_keep((7, 500), 0.2, g2)
+    assert torch.equal(a, b)
+    assert not torch.equal(sweeps.dropout_keep((7, 500), 0.2, g1), a)  # the next step's masks differ
+
+
+def test_dropout_keep_edge_cases():
+    g = torch.Generator().manual_seed(0)
+    assert sweeps.dropout_keep((4, 5), 0.0, g).all()
+    assert sweeps.dropout_keep((0, 5), 0.5, g).shape == (0, 5)
+    assert sweeps.dropout_keep((1,), 0.999, g).shape == (1,)
+
+
+@pytest.mark.parametrize("args, error, match", [
+    (((3, -1), 0.1), ValueError, "shape"),
+    (((), 0.1), ValueError, "shape"),
+    (((3, 2.0), 0.1), ValueError, "shape"),
+    (((3,), 1.0), ValueError, "p"),
+    (((3,), -0.1), ValueError, "p"),
+    (((3,), float("nan")), (TypeError, ValueError), "p"),
+])
+def test_dropout_keep_rejects_bad_input(args, error, match):
+    generator = torch.Generator().manual_seed(0)
+    state = generator.get_state()
+    with pytest.raises(error, match=match):
+        sweeps.dropout_keep(*args, generator)
+    assert torch.equal(generator.get_state(), state), "a refused call must not draw numbers"
+
+
+def test_dropout_keep_needs_a_generator():
+    with pytest.raises(TypeError, match="generator"):
+        sweeps.dropout_keep((3,), 0.1, 0)

@@ -7,8 +7,10 @@ the working directory, through nbclient (600 s limit per cell, per-cell timing a
 widget state stored). The first error stops everything with a non-zero exit, and the
 notebook that failed is left as it was on disk. After a clean run the notebook is
 written back with its new outputs and ``metadata.symcourse.executed`` =
-``{date, commit, seconds, python, torch}``, which the book's "Execution status" page
-reads. Cell sources are never changed. The kernel gets this process's environment
+``{date, commit, seconds, offline_seconds, python, torch}``, which the book's "Execution
+status" page reads. ``seconds`` is the chapter's own cells, what a learner waits for; then, in
+the same kernel, the offline controls of its explorers are drawn (``offline_seconds``) and put
+in place of their one-figure fallbacks, for the built book. Cell sources are never changed. The kernel gets this process's environment
 (``OMP_NUM_THREADS`` included) plus two settings (:data:`KERNEL_ENV`): OpenMP's waiting
 threads sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``, unless set otherwise), and
 progress bars are off, so the stored outputs hold nothing that changes from run to run.
@@ -39,6 +41,14 @@ KERNEL_NAME = "python3"
 KERNEL_ENV = {"SYMCOURSE_NO_PROGRESS": "1"}
 KERNEL_ENV_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
 CELL_TIMEOUT_SECONDS = 600
+#: Run after a chapter's own cells, in its kernel, and then removed: the offline controls of the
+#: explorers the chapter displayed (``symcourse.widgets.offline_controls``), which the built book
+#: shows in place of each explorer's one-figure fallback. Timed apart from the chapter: a learner
+#: running the notebook never waits for them.
+OFFLINE_CELL = """import json as _json, sys as _sys
+_widgets = _sys.modules.get("symcourse.widgets")
+print(_json.dumps(_widgets.offline_controls() if _widgets else []))"""
+FALLBACK_MARK = 'class="symcourse-explorer-fallback"'
 
 
 def git_commit(cwd: Path, executed: list[Path] = ()) -> str | None:
@@ -90,6 +100,30 @@ def _failed_cell(nb: nbformat.NotebookNode) -> str:
     return "a cell"
 
 
+def insert_offline_controls(nb: nbformat.NotebookNode, offline_cell) -> int:
+    """Put the offline controls that :data:`OFFLINE_CELL` printed in place of the explorers'
+    fallback figures, in order; return how many. Raises :class:`NotebookFailed` when the
+    counts differ (an explorer displayed twice in one cell, or one drawn outside a cell)."""
+    import json
+
+    printed = "".join(out.get("text", "") for out in offline_cell.get("outputs", [])
+                      if out.get("output_type") == "stream" and out.get("name") == "stdout")
+    try:
+        controls = json.loads(printed)
+    except ValueError as exc:
+        raise NotebookFailed(f"the offline explorer controls did not come back as JSON: {exc}") from exc
+    fallbacks = [out for cell in nb.cells if cell.cell_type == "code"
+                 for out in cell.get("outputs", [])
+                 if out.get("output_type") == "display_data"
+                 and FALLBACK_MARK in str(out.get("data", {}).get("text/html", ""))]
+    if len(fallbacks) != len(controls):
+        raise NotebookFailed(f"{len(controls)} offline explorer controls for {len(fallbacks)} "
+                             "explorer outputs: display each explorer once, in its own cell")
+    for out, control in zip(fallbacks, controls):
+        out["data"]["text/html"] = control
+    return len(controls)
+
+
 def execute(path: Path, commit: str | None) -> float:
     """Run one notebook in place; return its run time in seconds. Raises on failure."""
     nb = nbformat.read(path, as_version=4)
@@ -104,6 +138,7 @@ def execute(path: Path, commit: str | None) -> float:
         store_widget_state=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
+    nb.cells.append(nbformat.v4.new_code_cell(OFFLINE_CELL))
     started = time.perf_counter()
     try:
         client.execute()
@@ -114,6 +149,9 @@ def execute(path: Path, commit: str | None) -> float:
     except (CellTimeoutError, DeadKernelError) as exc:
         raise NotebookFailed(f"{type(exc).__name__}: {exc}") from exc
     wall = time.perf_counter() - started
+    offline_cell = nb.cells.pop()
+    offline_seconds = execution_seconds({"cells": [offline_cell]}) or 0.0
+    insert_offline_controls(nb, offline_cell)
     seconds = execution_seconds(nb)
     if seconds is None:  # a notebook without code cells
         seconds = wall
@@ -121,6 +159,7 @@ def execute(path: Path, commit: str | None) -> float:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "commit": commit,
         "seconds": round(seconds, 1),
+        "offline_seconds": round(offline_seconds, 1),
         "python": platform.python_version(),
         "torch": package_version("torch"),
     }

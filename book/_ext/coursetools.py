@@ -260,7 +260,7 @@ def _format_date(stamp: Any) -> str:
 
 def _status_row(nb: dict[str, Any] | None, budget: float, goal: float) -> list[str]:
     if nb is None:
-        return ["unreadable", "✗", "✗", "not recorded", "—", "—"]
+        return ["unreadable", "✗", "✗", "not recorded", "—", "—", "—"]
     seconds = execution_seconds(nb)
     record = executed_record(nb)
     if seconds is None and isinstance(record.get("seconds"), (int, float)):
@@ -274,6 +274,7 @@ def _status_row(nb: dict[str, Any] | None, budget: float, goal: float) -> list[s
     versions = " / ".join(
         str(record[key]) for key in ("python", "torch") if record.get(key)
     ) or "—"
+    offline = record.get("offline_seconds")
     return [
         time_text,
         on_goal,
@@ -281,6 +282,7 @@ def _status_row(nb: dict[str, Any] | None, budget: float, goal: float) -> list[s
         _format_date(record.get("date")),
         str(record.get("commit") or "—"),
         versions,
+        f"{offline:.1f}" if isinstance(offline, (int, float)) else "—",
     ]
 
 
@@ -320,12 +322,13 @@ def _build_table(app: Sphinx, fromdocname: str) -> nodes.table:
         "Last verified run",
         "Commit",
         "Python / torch",
+        "Book's explorer frames (s)",
     ]
     notebooks = dict(_notebook_docs(env))
     ordered = [d for d in _toc_order(env, app.config.root_doc) if d in notebooks]
     ordered += [d for d in sorted(notebooks) if d not in ordered]
 
-    table, body = _empty_table("course-status", headers, (28, 10, 10, 10, 18, 11, 13))
+    table, body = _empty_table("course-status", headers, (26, 9, 9, 9, 17, 10, 12, 8))
 
     for docname in ordered:
         try:
