@@ -288,8 +288,15 @@ class GramEngine:
             self.keep_in = keep.permute(2, 0, 1).contiguous()  # (D, S, N), one slab per input
             self.in_scale = self.keep_in.to(dtype) / (1.0 - self.p_before)
         if self.p_after:
-            keep = dropout_keep((self.S, self.K, self.N), self.p_after, generator)
-            self.keep_out = keep.transpose(0, 1).contiguous()  # (K, S, N)
+            # the same draws as dropout_keep((S, K, N)), stored unit-major (K, S, N) as 0/1 floats:
+            # float masks are several times cheaper to apply than boolean ones
+            S, K, N = self.S, self.K, self.N
+            flat = _dropped_positions(S * K * N, self.p_after, generator)
+            seed, rest = flat.div(K * N, rounding_mode="floor"), flat.remainder(K * N)
+            unit, point = rest.div(N, rounding_mode="floor"), rest.remainder(N)
+            if self.keep_out is None:  # one buffer for every step
+                self.keep_out = torch.empty(K, S, N, dtype=dtype)
+            self.keep_out.view(-1).fill_(1.0).index_fill_(0, unit * (S * N) + seed * N + point, 0.0)
 
     def _masked_outputs(self, theta: torch.Tensor) -> torch.Tensor:
         """Every unit's output (K, S, N) under this step's dropout masks."""
@@ -314,9 +321,16 @@ class GramEngine:
         """Every unit's feature sums over the points it wins and keeps, scaled by the masks."""
         S, K, N = self.S, self.K, self.N
         z = self._masked_outputs(theta)
+        if K == 2 and not self.p_before:  # unit 1 wins where z1 > z0 (ties: unit 0), in floats
+            won = torch.gt(z[1], z[0], out=self.mask[1])
+            torch.sub(1.0, won, out=self.mask[0])
+            if self.p_after:
+                self.mask.mul_(self.keep_out)
+            torch.mm(self.features, self.mask.view(K * S, N).T, out=self.sums).mul_(self.row_scale)
+            return
         wins = winner_mask(z.transpose(0, 1)).transpose(0, 1)  # (K, S, N)
         if self.p_after:
-            wins = wins & self.keep_out
+            wins = wins & (self.keep_out > 0)
         masks = {(): wins}  # points won and kept, by the inputs that must be kept too
         for (kept, rows), features in zip(self.groups, self.group_features):
             for i in range(len(kept)):
@@ -395,17 +409,24 @@ def dropout_keep(shape, p: float, generator: torch.Generator) -> torch.Tensor:
     for n in shape:
         total *= n
     keep = torch.ones(total, dtype=torch.bool)
+    keep[_dropped_positions(total, p, generator)] = False
+    return keep.view(shape)
+
+
+def _dropped_positions(total: int, p: float, generator: torch.Generator) -> torch.Tensor:
+    """The flat positions (sorted int64) that dropout drops among ``total`` entries:
+    geometric gaps, as :func:`dropout_keep` describes."""
     if p == 0 or total == 0:
-        return keep.view(shape)
+        return torch.empty(0, dtype=torch.int64)
     expected = total * p
     batch = int(expected + 6.0 * expected ** 0.5) + 16  # almost always enough in one draw
-    last = -1  # position of the last dropped entry so far
+    found, last = [], -1  # last: position of the last dropped entry so far
     while last < total:
         positions = torch.empty(batch, dtype=torch.int64).geometric_(p, generator=generator)
         positions = positions.cumsum_(0).add_(last)
-        keep[positions[positions < total]] = False
         last = int(positions[-1])
-    return keep.view(shape)
+        found.append(positions if last < total else positions[:int((positions < total).sum())])
+    return found[0] if len(found) == 1 else torch.cat(found)
 
 
 def _dropout_scale(shape, p, generator, dtype, append_ones=False):
