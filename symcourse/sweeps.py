@@ -277,26 +277,41 @@ class GramEngine:
             groups.setdefault(tuple(sorted(kept)), []).append(row)
         self.groups = [(list(kept), torch.tensor(r)) for kept, r in groups.items()]
         self.group_features = [self.features[r].contiguous() for _, r in self.groups]
+        self.group_sums = [torch.empty(len(r), self.K * self.S, dtype=self.features.dtype)
+                           for _, r in self.groups]
+        self.mask_buffers: dict = {}
         self.in_scale = self.keep_in = self.keep_out = None
 
     def draw(self, generator: torch.Generator) -> None:
         """Draw this step's dropout masks, with the same calls (and so the same random
         numbers) as the point-by-point engine: inputs (S, N, D) first, then outputs (S, K, N)."""
         dtype = self.features.dtype
+        S, K, N, D = self.S, self.K, self.N, self.D
         if self.p_before:
-            keep = dropout_keep((self.S, self.N, self.D), self.p_before, generator)
-            self.keep_in = keep.permute(2, 0, 1).contiguous()  # (D, S, N), one slab per input
-            self.in_scale = self.keep_in.to(dtype) / (1.0 - self.p_before)
-        if self.p_after:
-            # the same draws as dropout_keep((S, K, N)), stored unit-major (K, S, N) as 0/1 floats:
-            # float masks are several times cheaper to apply than boolean ones
-            S, K, N = self.S, self.K, self.N
-            flat = _dropped_positions(S * K * N, self.p_after, generator)
-            seed, rest = flat.div(K * N, rounding_mode="floor"), flat.remainder(K * N)
-            unit, point = rest.div(N, rounding_mode="floor"), rest.remainder(N)
-            if self.keep_out is None:  # one buffer for every step
-                self.keep_out = torch.empty(K, S, N, dtype=dtype)
-            self.keep_out.view(-1).fill_(1.0).index_fill_(0, unit * (S * N) + seed * N + point, 0.0)
+            # the draws of dropout_keep((S, N, D)), stored input-major (D, S, N) as 0/1 floats
+            # (float masks are several times cheaper to combine than boolean ones)
+            self.keep_in = self._float_mask(self.keep_in, (S, N, D), (2, 0, 1), self.p_before, generator)
+            self.in_scale = self.keep_in / (1.0 - self.p_before)
+        if self.p_after:  # likewise dropout_keep((S, K, N)), stored unit-major (K, S, N)
+            self.keep_out = self._float_mask(self.keep_out, (S, K, N), (1, 0, 2), self.p_after, generator)
+
+    def _float_mask(self, buffer, shape, order, p, generator):
+        """``dropout_keep(shape, p, generator).permute(order)`` as 0/1 floats, written into
+        ``buffer`` (allocated on the first step): the dropped positions are mapped to the
+        permuted layout and zeroed, with no boolean tensor of the full size."""
+        flat = _dropped_positions(shape[0] * shape[1] * shape[2], p, generator)
+        index = []  # each dropped entry's index along the three axes of ``shape``
+        for size in reversed(shape):
+            index.append(flat.remainder(size))
+            flat = flat.div(size, rounding_mode="floor")
+        index.reverse()
+        new_shape = [shape[axis] for axis in order]
+        target = index[order[0]] * (new_shape[1] * new_shape[2]) + index[order[1]] * new_shape[2] \
+            + index[order[2]]
+        if buffer is None:  # one buffer for every step
+            buffer = torch.empty(new_shape, dtype=self.features.dtype)
+        buffer.view(-1).fill_(1.0).index_fill_(0, target, 0.0)
+        return buffer
 
     def _masked_outputs(self, theta: torch.Tensor) -> torch.Tensor:
         """Every unit's output (K, S, N) under this step's dropout masks."""
@@ -328,16 +343,25 @@ class GramEngine:
                 self.mask.mul_(self.keep_out)
             torch.mm(self.features, self.mask.view(K * S, N).T, out=self.sums).mul_(self.row_scale)
             return
-        wins = winner_mask(z.transpose(0, 1)).transpose(0, 1)  # (K, S, N)
+        if K == 2:
+            won = torch.gt(z[1], z[0], out=self.mask[1])
+            torch.sub(1.0, won, out=self.mask[0])
+            wins = self.mask
+        else:
+            wins = self.mask.copy_(winner_mask(z.transpose(0, 1)).transpose(0, 1))  # (K, S, N)
         if self.p_after:
-            wins = wins & (self.keep_out > 0)
-        masks = {(): wins}  # points won and kept, by the inputs that must be kept too
-        for (kept, rows), features in zip(self.groups, self.group_features):
+            wins.mul_(self.keep_out)
+        masks = {(): wins}  # points won and kept (0/1 floats), by the inputs that must be kept too
+        for (kept, rows), features, out in zip(self.groups, self.group_features, self.group_sums):
             for i in range(len(kept)):
-                if tuple(kept[:i + 1]) not in masks:
-                    masks[tuple(kept[:i + 1])] = masks[tuple(kept[:i])] & self.keep_in[kept[i]]
-            self.mask.copy_(masks[tuple(kept)])
-            self.sums[rows] = torch.mm(features, self.mask.view(K * S, N).T)
+                key = tuple(kept[:i + 1])
+                if key not in masks:
+                    if key not in self.mask_buffers:  # reused every step
+                        self.mask_buffers[key] = torch.empty_like(self.mask)
+                    masks[key] = torch.mul(masks[key[:-1]], self.keep_in[kept[i]],
+                                           out=self.mask_buffers[key])
+            torch.mm(features, masks[tuple(kept)].view(K * S, N).T, out=out)
+            self.sums[rows] = out
         self.sums.mul_(self.row_scale)
 
     def masks(self, theta: torch.Tensor) -> torch.Tensor:
