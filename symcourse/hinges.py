@@ -129,7 +129,7 @@ def _hinge_gradients(params, x, y, scale, leak):
     """Gradient of the MSE with respect to ``w, b, v, c``, written out; with ``leak`` > 0 an
     inactive unit passes back the share ``leak`` of its gradient (straight-through leaky ReLU)."""
     pre = params["w"].unsqueeze(-1) * x + params["b"].unsqueeze(-1)  # (S, K, N)
-    active = (pre > 0).to(x.dtype)
+    active = torch.gt(pre, 0.0, out=torch.empty_like(pre))  # 0/1 floats directly: no bool copy
     hidden = pre * active
     residual = (params["v"].unsqueeze(-1) * hidden).sum(dim=1) + params["c"].unsqueeze(-1) - y
     r = residual.mul_(scale).unsqueeze(1)  # dL/d output, (S, 1, N)
