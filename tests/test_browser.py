@@ -842,10 +842,10 @@ def test_an_explorer_displays_the_live_widget_and_later_gives_its_offline_contro
 
     from symcourse import widgets
 
+    explorer = _line_explorer()  # built first: inside IPython, building shows its figure
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
     monkeypatch.setattr(widgets, "_DISPLAYED", [])
-    explorer = _line_explorer()
     explorer._ipython_display_()
     # a learner's run draws one figure for frontends without widgets, not the book's frames
     assert set(shown[0]) == {"text/plain", WIDGET_VIEW, "text/html"}
