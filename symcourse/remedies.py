@@ -988,8 +988,10 @@ def fisher_blocks(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"theta must be (S, K, D+1) with D = {X.shape[1]} and biases, got {tuple(theta.shape)}")
     Xa = augment(X.to(theta.dtype), True)
     wins = winner_mask(theta @ Xa.T).to(theta.dtype)  # (S, K, N)
-    weighted = wins.unsqueeze(-1) * Xa  # (S, K, N, A)
-    return weighted.transpose(-1, -2) @ Xa / X.shape[0]
+    S, K, N = wins.shape
+    A = Xa.shape[1]
+    outer = (Xa.unsqueeze(-1) * Xa.unsqueeze(1)).reshape(N, A * A)  # x̃_n x̃_nᵀ, flattened
+    return (wins.reshape(S * K, N) @ outer).reshape(S, K, A, A) / N  # one product for all blocks
 
 
 def train_natural_gradient(task: MaxAffineTask, seeds=200, *, steps: int = 200, lr: float = 0.5,

@@ -159,7 +159,7 @@ class Explorer:
         """Control name -> the values the static book offers, sorted, always including the
         control's current value (or its value in ``values``), so the book's own settings are
         among the frames."""
-        current_values = self._values() if values is None else values
+        current_values = self._values() if values is None else self._checked_values(values)
         if self.static_grid is None:
             sliders = [name for name, c in self.controls.items()
                        if isinstance(c, (widgets.IntSlider, widgets.FloatSlider,
@@ -182,13 +182,21 @@ class Explorer:
             positions[name] = offered
         return positions
 
+    def _checked_values(self, values) -> dict:
+        """``values`` if it gives every control a value and names no other."""
+        if not isinstance(values, dict) or set(values) != set(self.controls):
+            names = sorted(values) if isinstance(values, dict) else type(values).__name__
+            raise ValueError(f"values must give a value to each control {sorted(self.controls)}, "
+                             f"got {names}")
+        return dict(values)
+
     def static_frames(self, values: dict | None = None) -> tuple[dict[str, list], dict[str, str]]:
         """``(positions, frames)``: every combination of :meth:`static_positions` drawn once;
         ``frames`` maps ``"i,j,..."`` (the index of each control's value) to a base64 PNG.
         ``values`` (default: the controls' current values) fixes the other controls."""
         import itertools
 
-        fixed = self._values() if values is None else dict(values)
+        fixed = self._values() if values is None else self._checked_values(values)
         positions = self.static_positions(fixed)
         frames = {}
         for index in itertools.product(*(range(len(v)) for v in positions.values())):
@@ -205,7 +213,7 @@ class Explorer:
         import html
         import json
 
-        values = self._values() if values is None else dict(values)
+        values = self._values() if values is None else self._checked_values(values)
         positions, frames = self.static_frames(values)
         fixed = {name: value for name, value in values.items() if name not in positions}
         start = [next(i for i, v in enumerate(offered) if _same(v, values[name]))

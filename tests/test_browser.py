@@ -857,6 +857,9 @@ def test_an_explorer_displays_the_live_widget_and_later_gives_its_offline_contro
     (control,) = widgets.offline_controls()
     assert 'class="symcourse-static-explorer"' in control
     assert 'max="3" step="1" value="2"' in control, "should start at a = 0.5 (index 2 of 4)"
+    for bad in ({}, {"a": 0.0, "b": 1.0}, [0.0]):
+        with pytest.raises(ValueError, match="each control"):
+            explorer.static_html(bad)
     explorer.static_grid = {"b": [1]}
     with pytest.raises(ValueError, match="unknown controls"):
         explorer.static_positions()
