@@ -297,20 +297,12 @@ class GramEngine:
 
     def _float_mask(self, buffer, shape, order, p, generator):
         """``dropout_keep(shape, p, generator).permute(order)`` as 0/1 floats, written into
-        ``buffer`` (allocated on the first step): the dropped positions are mapped to the
-        permuted layout and zeroed, with no boolean tensor of the full size."""
-        flat = _dropped_positions(shape[0] * shape[1] * shape[2], p, generator)
-        index = []  # each dropped entry's index along the three axes of ``shape``
-        for size in reversed(shape):
-            index.append(flat.remainder(size))
-            flat = flat.div(size, rounding_mode="floor")
-        index.reverse()
-        new_shape = [shape[axis] for axis in order]
-        target = index[order[0]] * (new_shape[1] * new_shape[2]) + index[order[1]] * new_shape[2] \
-            + index[order[2]]
+        ``buffer`` (allocated on the first step), with no boolean tensor of the full size."""
         if buffer is None:  # one buffer for every step
-            buffer = torch.empty(new_shape, dtype=self.features.dtype)
-        buffer.view(-1).fill_(1.0).index_fill_(0, target, 0.0)
+            buffer = torch.empty([shape[axis] for axis in order], dtype=self.features.dtype)
+        buffer.fill_(1.0)
+        as_drawn = buffer.permute([order.index(axis) for axis in range(len(shape))])  # ``shape``
+        as_drawn[torch.unravel_index(_dropped_positions(buffer.numel(), p, generator), shape)] = 0.0
         return buffer
 
     def _masked_outputs(self, theta: torch.Tensor) -> torch.Tensor:

@@ -151,3 +151,20 @@ def test_dropout_keep_rejects_bad_input(args, error, match):
 def test_dropout_keep_needs_a_generator():
     with pytest.raises(TypeError, match="generator"):
         sweeps.dropout_keep((3,), 0.1, 0)
+
+
+@pytest.mark.parametrize("before, after", [(0.1, 0.0), (0.0, 0.2), (0.15, 0.3)])
+def test_gram_engine_masks_are_dropout_keeps_draws(task64, before, after):
+    S, K = 5, 3
+    Xa = models.augment(task64.X, True)
+    engine = sweeps.GramEngine(S, K, Xa, task64.y, dropout_before=before, dropout_after=after,
+                               in_dim=task64.X.shape[1])
+    engine.draw(torch.Generator().manual_seed(9))
+    reference = torch.Generator().manual_seed(9)
+    N, D = task64.X.shape
+    if before:
+        keep_in = sweeps.dropout_keep((S, N, D), before, reference)
+        assert torch.equal(engine.keep_in, keep_in.permute(2, 0, 1).double())
+    if after:
+        keep_out = sweeps.dropout_keep((S, K, N), after, reference)
+        assert torch.equal(engine.keep_out, keep_out.transpose(0, 1).double())
